@@ -1,0 +1,278 @@
+"""Real Redis, PostgreSQL and S3 (SeaweedFS) servers as child processes, for `make run` and tests."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def port_is_free(port: int) -> bool:
+    """True when nothing listens on 127.0.0.1:port and we may bind it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(span: int = 1) -> int:
+    """A port p such that p .. p+span-1 are all free now (the kernel picks p)."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port + span < 65535 and all(port_is_free(port + i) for i in range(span)):
+            return port
+    raise RuntimeError("no free port range found")
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, name: str, timeout: float = 30.0) -> None:
+    """Block until something accepts on 127.0.0.1:port; fail early if proc died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with status {proc.returncode} (see its log)")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{name} did not listen on port {port} within {timeout:.0f}s")
+
+
+def _drop_privileges() -> dict:
+    """Popen arguments that run a child as `postgres` when we are root (initdb refuses root)."""
+    if os.geteuid() != 0:
+        return {}
+    return {"user": "postgres", "group": "postgres"}
+
+
+def postgres_bin_dir() -> Path:
+    """Where initdb/postgres live: $PG_BIN, PATH, or the newest /usr/lib/postgresql/*/bin."""
+    if os.environ.get("PG_BIN"):
+        return Path(os.environ["PG_BIN"])
+    found = shutil.which("initdb")
+    if found:
+        return Path(os.path.realpath(found)).parent
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if candidates:
+        return candidates[-1].parent
+    raise RuntimeError("PostgreSQL server binaries not found: run deploy/setup.sh or set PG_BIN")
+
+
+def redis_server_bin() -> str:
+    """The redis-server binary: $REDIS_SERVER or PATH."""
+    found = os.environ.get("REDIS_SERVER") or shutil.which("redis-server")
+    if not found:
+        raise RuntimeError("redis-server not found: run deploy/setup.sh or set REDIS_SERVER")
+    return found
+
+
+@dataclass
+class Managed:
+    """A child process we started, with its log file."""
+
+    name: str
+    proc: subprocess.Popen
+    stop_signal: int = signal.SIGTERM
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.proc.poll() is not None:
+            return
+        self.proc.send_signal(self.stop_signal)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the process that started us dies (even by SIGKILL)."""
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _spawn(name: str, argv: list[str], log_dir: Path, **kw) -> subprocess.Popen:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
+    # start_new_session: Ctrl-C in the terminal reaches the supervisor only, which then stops
+    # the children in order instead of everything dying at once.
+    return subprocess.Popen(
+        argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        start_new_session=True, preexec_fn=_die_with_parent, **kw,
+    )
+
+
+def start_redis(data_dir: Path, port: int, log_dir: Path) -> Managed:
+    """A throwaway-friendly Redis: no snapshots, no AOF (Redis is hot state only)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    argv = [redis_server_bin(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", "--dir", str(data_dir), "--protected-mode", "no"]
+    proc = _spawn("redis", argv, log_dir)
+    wait_for_port(port, proc, "redis")
+    return Managed("redis", proc)
+
+
+def start_postgres(data_dir: Path, port: int, log_dir: Path, user: str = "bgr",
+                   dbname: str = "bgr") -> Managed:
+    """PostgreSQL on 127.0.0.1:port, initialising data_dir on first use (as `postgres` if root)."""
+    bindir = postgres_bin_dir()
+    priv = _drop_privileges()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if priv:
+        # The server runs as postgres: it must own its data dir and reach it through the parents.
+        shutil.chown(data_dir, "postgres", "postgres")
+        os.chmod(data_dir, 0o700)
+        for parent in data_dir.parents:
+            if str(parent) in ("/", ""):
+                break
+            mode = parent.stat().st_mode
+            if not mode & 0o001:
+                os.chmod(parent, mode | 0o011)
+    if not (data_dir / "PG_VERSION").exists():
+        subprocess.run(
+            [str(bindir / "initdb"), "-D", str(data_dir), "-U", user, "-A", "trust",
+             "-E", "UTF8", "--locale=C", "--no-sync"],
+            check=True, capture_output=True, cwd="/", **priv,
+        )
+    argv = [str(bindir / "postgres"), "-D", str(data_dir), "-p", str(port), "-h", "127.0.0.1",
+            "-k", str(data_dir), "-c", "fsync=off", "-c", "max_connections=300",
+            "-c", "synchronous_commit=off"]
+    proc = _spawn("postgres", argv, log_dir, cwd="/", **priv)
+    wait_for_port(port, proc, "postgres")
+    _create_database(port, user, dbname)
+    # SIGINT is PostgreSQL's "fast shutdown": roll back and exit promptly.
+    return Managed("postgres", proc, signal.SIGINT)
+
+
+def _create_database(port: int, user: str, dbname: str) -> None:
+    import psycopg
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with psycopg.connect(host="127.0.0.1", port=port, user=user, dbname="postgres",
+                                 autocommit=True, connect_timeout=2) as conn:
+                exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                                      (dbname,)).fetchone()
+                if not exists:
+                    conn.execute(f'CREATE DATABASE "{dbname}"')
+                return
+        except psycopg.OperationalError:
+            # "the database system is starting up" right after the port opens.
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@dataclass
+class S3Ports:
+    """SeaweedFS `weed mini` needs a port per component; all derive from the S3 port."""
+
+    s3: int
+
+    def argv(self) -> list[str]:
+        p = self.s3
+        return [f"-s3.port={p}", f"-s3.port.grpc={p + 10}",
+                f"-master.port={p + 1}", f"-master.port.grpc={p + 11}",
+                f"-volume.port={p + 2}", f"-volume.port.grpc={p + 12}",
+                f"-filer.port={p + 3}", f"-filer.port.grpc={p + 13}"]
+
+    SPAN = 14
+
+
+def start_s3(data_dir: Path, port: int, log_dir: Path, access_key: str,
+             secret_key: str) -> Managed:
+    """A real S3 server (SeaweedFS `weed mini`) on 127.0.0.1:port with one admin identity."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    config = data_dir / "s3.json"
+    config.write_text(json.dumps({"identities": [{
+        "name": "bgr",
+        "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+        "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+    }]}))
+    weed = os.environ.get("WEED_BIN") or shutil.which("weed", path=str(VENV_BIN)) or "weed"
+    argv = [weed, "mini", f"-dir={data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            *S3Ports(port).argv(), f"-s3.config={config}", "-master.telemetry=false",
+            "-webdav=false", "-admin.ui=false", "-s3.port.iceberg=0"]
+    proc = _spawn("s3", argv, log_dir)
+    wait_for_port(port, proc, "s3", timeout=60)
+    _wait_s3_ready(port, access_key, secret_key, proc)
+    return Managed("s3", proc)
+
+
+def _wait_s3_ready(port: int, access_key: str, secret_key: str, proc: subprocess.Popen) -> None:
+    """The S3 port opens before the filer behind it answers: poll a real API call."""
+    from minio import Minio
+
+    client = Minio(f"127.0.0.1:{port}", access_key=access_key, secret_key=secret_key,
+                   secure=False, region="us-east-1")
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            client.list_buckets()
+            return
+        except Exception:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@dataclass
+class Services:
+    """The three data services of one stack, and the environment that points at them."""
+
+    root: Path
+    redis_port: int
+    pg_port: int
+    s3_port: int
+    s3_access_key: str = "bgr-dev-access"
+    s3_secret_key: str = "bgr-dev-secret-key"  # noqa: S105 - development-only default
+    procs: list[Managed] = field(default_factory=list)
+
+    @property
+    def log_dir(self) -> Path:
+        return self.root / "logs"
+
+    def start(self) -> Services:
+        try:
+            self.procs.append(start_redis(self.root / "redis", self.redis_port, self.log_dir))
+            self.procs.append(start_postgres(self.root / "pg", self.pg_port, self.log_dir))
+            self.procs.append(start_s3(self.root / "s3", self.s3_port, self.log_dir,
+                                       self.s3_access_key, self.s3_secret_key))
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for managed in reversed(self.procs):
+            managed.stop()
+        self.procs.clear()
+
+    def env(self) -> dict[str, str]:
+        return {
+            "REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
+            "DATABASE_URL": f"postgresql://bgr@127.0.0.1:{self.pg_port}/bgr",
+            "S3_ENDPOINT": f"127.0.0.1:{self.s3_port}",
+            "S3_ACCESS_KEY": self.s3_access_key,
+            "S3_SECRET_KEY": self.s3_secret_key,
+            "S3_SECURE": "false",
+        }

@@ -1,0 +1,134 @@
+"""Settings from the environment, validated in one place; nothing here connects to anything."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+DEV_JWT_SECRET = "dev-insecure-jwt-secret-change-me"  # noqa: S105 - refused outside development
+DEV_S3_ACCESS_KEY = "bgr-dev-access"
+DEV_S3_SECRET_KEY = "bgr-dev-secret-key"  # noqa: S105 - refused outside development
+
+
+class ConfigError(ValueError):
+    """A setting is missing, malformed, or unsafe for this environment."""
+
+
+def _bool(value: str) -> bool:
+    v = value.strip().lower()
+    if v in ("1", "true", "yes", "on"):
+        return True
+    if v in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+def _networks(value: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(part.strip(), strict=False)
+                 for part in value.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of gateway and worker. Field name upper-cased = environment variable."""
+
+    # "development" allows the built-in dev secrets; anything else is production-like.
+    app_env: str = "production"
+    database_url: str = "postgresql://bgr@127.0.0.1:5432/bgr"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    db_pool_max: int = 20
+
+    # S3 / MinIO
+    s3_endpoint: str = "127.0.0.1:9000"
+    s3_access_key: str = DEV_S3_ACCESS_KEY
+    s3_secret_key: str = DEV_S3_SECRET_KEY
+    s3_secure: bool = False
+    s3_region: str = "us-east-1"
+    s3_bucket: str = "bgremove-outputs"
+    # When set, output URLs are <base>/<key> (bucket made public-read); else presigned GET URLs.
+    s3_public_base_url: str = ""
+    s3_presign_seconds: int = 86400
+    output_retention_days: int = 7
+
+    # Auth
+    jwt_secret_key: str = DEV_JWT_SECRET
+    jwt_expires_seconds: int = 3600
+
+    # Requests and queueing
+    request_timeout_seconds: float = 60.0
+    queue_name: str = "segment"
+    queue_max_depth: int = 1000
+    job_deadline_seconds: int = 600
+    max_request_bytes: int = 16384
+
+    # Worker: input fetch
+    input_allow_networks: tuple = field(default=())
+    input_max_bytes: int = 25 * 1024 * 1024
+    input_connect_timeout: float = 5.0
+    input_read_timeout: float = 20.0
+    input_max_redirects: int = 3
+    max_image_pixels: int = 50_000_000
+
+    # Worker: model and task limits
+    model_name: str = "u2netp"
+    u2net_home: str = os.path.expanduser("~/.u2net")
+    ort_providers: str = "CPUExecutionProvider"
+    ort_intra_op_threads: int = 0
+    task_soft_time_limit: int = 120
+    task_time_limit: int = 150
+    png_compress_level: int = 6
+
+    @property
+    def is_development(self) -> bool:
+        return self.app_env == "development"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read every field from environ (default os.environ), then apply overrides; validate."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = environ.get(f.name.upper())
+            if raw is None:
+                continue
+            try:
+                values[f.name] = _parse(f.name, f.type, raw)
+            except ValueError as exc:
+                raise ConfigError(f"{f.name.upper()}: {exc}") from exc
+        values.update(overrides)
+        if isinstance(values.get("input_allow_networks"), str):
+            values["input_allow_networks"] = _networks(values["input_allow_networks"])
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Refuse settings that are unsafe outside development, or plainly inconsistent."""
+        if not self.is_development:
+            if self.jwt_secret_key == DEV_JWT_SECRET or len(self.jwt_secret_key) < 32:
+                raise ConfigError("JWT_SECRET_KEY must be set to a secret of 32+ characters "
+                                  "outside development (APP_ENV=development allows the default)")
+            if self.s3_access_key == DEV_S3_ACCESS_KEY or self.s3_secret_key == DEV_S3_SECRET_KEY:
+                raise ConfigError("S3_ACCESS_KEY / S3_SECRET_KEY must be set outside development")
+        if self.task_soft_time_limit >= self.task_time_limit:
+            raise ConfigError("TASK_SOFT_TIME_LIMIT must be below TASK_TIME_LIMIT")
+        if self.request_timeout_seconds <= 0:
+            raise ConfigError("REQUEST_TIMEOUT_SECONDS must be positive")
+        if not 0 <= self.png_compress_level <= 9:
+            raise ConfigError("PNG_COMPRESS_LEVEL must be 0..9")
+
+
+def _parse(name: str, type_: Any, raw: str) -> Any:
+    kind = type_ if isinstance(type_, str) else getattr(type_, "__name__", str(type_))
+    if name == "input_allow_networks":
+        return _networks(raw)
+    if kind == "bool":
+        return _bool(raw)
+    if kind == "int":
+        return int(raw)
+    if kind == "float":
+        return float(raw)
+    return raw
