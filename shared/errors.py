@@ -1,4 +1,4 @@
-"""The error catalogue: one exception hierarchy, each class with its code, HTTP status and message."""
+"""The error catalogue: one exception hierarchy; each class knows its code, status, message."""
 
 from __future__ import annotations
 

@@ -1,0 +1,40 @@
+"""The one Celery app: broker and backend on Redis, reliability settings, queue routing."""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Queue
+
+from shared.config import Settings
+from shared.tasks import REAP_OVERDUE, REMOVE_BACKGROUND
+
+
+def make_celery(settings: Settings) -> Celery:
+    """Build the Celery app both sides use (the gateway only sends by name)."""
+    app = Celery("bgremove", broker=settings.redis_url, backend=settings.redis_url,
+                 set_as_current=False)
+    app.conf.update(
+        task_queues=[Queue(settings.queue_name)],
+        task_default_queue=settings.queue_name,
+        task_routes={REMOVE_BACKGROUND: {"queue": settings.queue_name},
+                     REAP_OVERDUE: {"queue": settings.queue_name}},
+        task_serializer="json", result_serializer="json", accept_content=["json"],
+        # A task is acknowledged only once done, and redelivered if its worker dies mid-task;
+        # the task is idempotent (fixed output key, charge unique per job).
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_soft_time_limit=settings.task_soft_time_limit,
+        task_time_limit=settings.task_time_limit,
+        # Results travel on our own per-job Redis list (shared.tasks.done_key) that many gateway
+        # threads can wait on safely; the Celery result backend keeps them for inspection only.
+        result_expires=3600,
+        task_ignore_result=False,
+        # Unacked messages come back after this; it must exceed the hard time limit.
+        broker_transport_options={"visibility_timeout": settings.task_time_limit + 60},
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        task_send_sent_event=False,
+    )
+    return app

@@ -1,0 +1,42 @@
+"""The task contract between gateway and worker: names, payload and result (ids, never bytes)."""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+REMOVE_BACKGROUND = "bgremove.remove_background"
+REAP_OVERDUE = "bgremove.reap_overdue"
+
+OUTPUT_FORMATS = ("png", "jpg", "webp")
+GRADIENT_DIRECTIONS = ("vertical", "horizontal", "diagonal-tl-br", "diagonal-bl-tr")
+
+
+class RemoveBackgroundPayload(TypedDict):
+    """The one argument of REMOVE_BACKGROUND (task id = job id)."""
+
+    job_id: str
+    input_image: str
+    output_format: str
+    bg_color: str | None
+    bg_gradient: str | None
+    gradient_direction: str | None
+
+
+class JobResult(TypedDict, total=False):
+    """What the worker reports when a job ends (also pushed on done_key for waiting requests)."""
+
+    job_id: str
+    status: str  # "succeeded" | "failed"
+    output_key: str
+    error: dict[str, Any]  # {"code": ..., "message": ...}
+    timings: dict[str, float]
+
+
+def done_key(job_id: str) -> str:
+    """Redis list a finished job's result is pushed to; the gateway BLPOPs it."""
+    return f"bgr:done:{job_id}"
+
+
+DONE_TTL_SECONDS = 3600
+HEARTBEAT_PREFIX = "bgr:worker:"
+HEARTBEAT_TTL_SECONDS = 15
