@@ -276,3 +276,48 @@ class Services:
             "S3_SECRET_KEY": self.s3_secret_key,
             "S3_SECURE": "false",
         }
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def start_gateway(env: dict[str, str], port: int, log_dir: Path) -> Managed:
+    """gunicorn serving gateway.wsgi on 127.0.0.1:port, with the repo's gunicorn settings."""
+    argv = [str(VENV_BIN / "gunicorn"), "-c", str(REPO / "deploy" / "gunicorn.conf.py"),
+            "--bind", f"127.0.0.1:{port}", "gateway.wsgi:app"]
+    proc = _spawn("gateway", argv, log_dir, env={**os.environ, **env}, cwd=str(REPO))
+    wait_for_port(port, proc, "gateway", timeout=60)
+    return Managed("gateway", proc)
+
+
+def start_worker(env: dict[str, str], log_dir: Path, concurrency: int = 1,
+                 name: str = "worker") -> Managed:
+    """One Celery worker (prefork, `concurrency` children) consuming the segmentation queue."""
+    queue = env.get("QUEUE_NAME", "segment")
+    argv = [str(VENV_BIN / "celery"), "-A", "worker.app", "worker", "-Q", queue,
+            "--concurrency", str(concurrency), "--prefetch-multiplier", "1", "-O", "fair",
+            "--loglevel", "INFO", "-n", f"{name}-%h-{os.getpid()}"]
+    proc = _spawn(name, argv, log_dir, env={**os.environ, **env}, cwd=str(REPO))
+    # Celery's warm shutdown waits for the task in hand; SIGQUIT would drop it.
+    return Managed(name, proc)
+
+
+def wait_http_ok(url: str, timeout: float, proc: subprocess.Popen | None = None) -> dict:
+    """Poll url until it answers 200; return its JSON. Raise with the last answer on timeout."""
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited ({proc.returncode}) while waiting for {url}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - our own loopback
+                return json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            last = exc.read().decode(errors="replace")
+        except OSError as exc:
+            last = exc
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} not ready after {timeout:.0f}s: {last}")

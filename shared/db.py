@@ -71,6 +71,11 @@ class Database:
         with self.connection() as conn:
             return conn.execute(q(name), params).fetchone()
 
+    def run(self, name: str, **params: Any) -> None:
+        """Run a named statement that returns no rows."""
+        with self.connection() as conn:
+            conn.execute(q(name), params)
+
     def all(self, name: str, **params: Any) -> list[dict[str, Any]]:
         """Run a named query, return every row."""
         with self.connection() as conn:

@@ -11,6 +11,10 @@ class ApiError(Exception):
     status: int = 500
     code: str = "internal_error"
 
+    # Extra response headers (Retry-After, ...) and an optional "data" block for the envelope.
+    headers: dict[str, str] | None = None
+    data: dict[str, Any] | None = None
+
     def __init__(self, message: str | None = None, **details: Any) -> None:
         self.message = message or (self.__doc__ or "").strip()
         self.details = details
@@ -19,7 +23,10 @@ class ApiError(Exception):
     def to_dict(self) -> dict[str, Any]:
         """The seed's envelope: success false, a message, and a machine-readable error block."""
         error: dict[str, Any] = {"code": self.code, **self.details}
-        return {"success": False, "message": self.message, "error": error}
+        body: dict[str, Any] = {"success": False, "message": self.message, "error": error}
+        if self.data is not None:
+            body["data"] = self.data
+        return body
 
 
 class InvalidParameter(ApiError):

@@ -83,3 +83,6 @@ WHERE user_id = %(user_id)s ORDER BY created_at DESC LIMIT %(limit)s;
 
 -- name: open_job_count
 SELECT count(*) AS n FROM jobs WHERE status IN ('queued', 'running');
+
+-- name: get_user_by_email
+SELECT id FROM users WHERE email = %(email)s;

@@ -1,0 +1,26 @@
+# The front door. Each target is a line or two; the logic lives in deploy/ and tests/.
+PY := .venv/bin/python
+export U2NET_HOME ?= $(CURDIR)/.models
+
+.PHONY: setup run stop test lint fmt migrate bench
+
+setup:
+	@bash deploy/setup.sh
+
+run: setup
+	@$(PY) -m deploy.run_stack up
+
+stop:
+	@$(if $(wildcard $(PY)),$(PY),python3) -m deploy.run_stack stop
+
+test: setup
+	@$(PY) -m pytest tests $(PYTEST_ARGS)
+
+lint: setup
+	@.venv/bin/ruff check . && .venv/bin/ruff format --check gateway worker shared deploy tests
+
+fmt: setup
+	@.venv/bin/ruff check --fix . ; .venv/bin/ruff format gateway worker shared deploy tests
+
+migrate: setup
+	@set -a; . ./.run/stack.env; set +a; $(PY) -m shared.db migrate

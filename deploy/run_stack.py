@@ -1,0 +1,191 @@
+"""`make run` / `make stop`: the whole local stack in the foreground, data under .run/."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from deploy.localstack import (
+    REPO,
+    Managed,
+    Services,
+    port_is_free,
+    start_gateway,
+    start_worker,
+    wait_http_ok,
+)
+
+RUN_DIR = Path(os.environ.get("BGR_RUN_DIR", REPO / ".run"))
+PID_FILE = RUN_DIR / "stack.pid"
+
+
+def say(msg: str) -> None:
+    print(f"[make run] {msg}", flush=True)
+
+
+def _ports() -> dict[str, int]:
+    # Defaults sit away from each service's usual port, so a system Redis/PostgreSQL/MinIO or
+    # another app on 6379/5432/9000/8000 never clashes with ours.
+    return {"REDIS_PORT": int(os.environ.get("REDIS_PORT", "16379")),
+            "PG_PORT": int(os.environ.get("PG_PORT", "15432")),
+            "S3_PORT": int(os.environ.get("S3_PORT", "18333")),
+            "GATEWAY_PORT": int(os.environ.get("GATEWAY_PORT", "18080"))}
+
+
+def _check_ports(ports: dict[str, int]) -> None:
+    wanted = [(n, p) for n, p in ports.items() if n != "S3_PORT"]
+    wanted += [("S3_PORT", ports["S3_PORT"] + i) for i in (0, 1, 2, 3, 10, 11, 12, 13)]
+    busy = [f"{name} ({port})" for name, port in wanted if not port_is_free(port)]
+    if busy:
+        sys.exit(f"[make run] ports in use: {', '.join(busy)}. Is the stack already running "
+                 "(`make stop`)? Otherwise choose others, e.g. `REDIS_PORT=26379 make run`.")
+
+
+def app_env(services: Services, gateway_port: int) -> dict[str, str]:
+    """The environment gateway, worker and the admin CLI share (also written to stack.env)."""
+    env = {
+        "APP_ENV": os.environ.get("APP_ENV", "development"),
+        **services.env(),
+        "S3_BUCKET": os.environ.get("S3_BUCKET", "bgremove-outputs"),
+        "U2NET_HOME": os.environ.get("U2NET_HOME", str(REPO / ".models")),
+        "MODEL_NAME": os.environ.get("MODEL_NAME", "u2netp"),
+        "INPUT_ALLOW_NETWORKS": os.environ.get("INPUT_ALLOW_NETWORKS", ""),
+        "GATEWAY_URL": f"http://127.0.0.1:{gateway_port}",
+        "NUMBA_CACHE_DIR": str(RUN_DIR / "numba-cache"),
+    }
+    for passthrough in ("JWT_SECRET_KEY", "REQUEST_TIMEOUT_SECONDS", "ORT_PROVIDERS",
+                        "QUEUE_MAX_DEPTH", "S3_PUBLIC_BASE_URL", "PNG_COMPRESS_LEVEL"):
+        if passthrough in os.environ:
+            env[passthrough] = os.environ[passthrough]
+    return env
+
+
+def _write_env(path: Path, env: dict[str, str]) -> None:
+    path.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+
+
+def _demo_user(env: dict[str, str]) -> dict[str, str]:
+    """Create the demo user once (100 credits); later runs reuse .run/demo.env."""
+    demo_file = RUN_DIR / "demo.env"
+    if demo_file.exists():
+        return dict(line.split("=", 1) for line in demo_file.read_text().splitlines() if line)
+    os.environ.update(env)
+    from gateway.admin import create_user_with_key
+    from shared.config import Settings
+    from shared.runtime import Runtime
+
+    rt = Runtime(Settings.from_env(env))
+    try:
+        created = create_user_with_key(rt, "demo@example.com", 100)
+    finally:
+        rt.close()
+    demo = {"BASE_URL": env["GATEWAY_URL"], "API_KEY": created["api_key"],
+            "USER_ID": str(created["user_id"])}
+    _write_env(demo_file, demo)
+    return demo
+
+
+def up() -> int:
+    ports = _ports()
+    _check_ports(ports)
+    RUN_DIR.mkdir(exist_ok=True)
+    PID_FILE.write_text(str(os.getpid()))
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    services = Services(RUN_DIR, ports["REDIS_PORT"], ports["PG_PORT"], ports["S3_PORT"])
+    apps: list[Managed] = []
+    try:
+        say(f"starting Redis :{ports['REDIS_PORT']}, PostgreSQL :{ports['PG_PORT']}, "
+            f"S3 (SeaweedFS) :{ports['S3_PORT']}; data in {RUN_DIR}")
+        services.start()
+        env = app_env(services, ports["GATEWAY_PORT"])
+        os.environ.update(env)
+        from shared.config import Settings
+        from shared.db import migrate
+        from shared.storage import Storage
+
+        settings = Settings.from_env(env)
+        say(f"migrations applied: {migrate(settings.database_url) or 'none pending'}")
+        Storage(settings).ensure_bucket()
+        say(f"bucket {settings.s3_bucket} ready")
+        say("starting the worker (loads the model) and the gateway (gunicorn)")
+        apps.append(start_worker(env, services.log_dir))
+        apps.append(start_gateway(env, ports["GATEWAY_PORT"], services.log_dir))
+        ready = wait_http_ok(f"{env['GATEWAY_URL']}/readyz", 180, apps[0].proc)
+        say(f"ready: {', '.join(ready['components'])} up; "
+            f"{ready['components']['workers']['count']} worker process(es)")
+        demo = _demo_user(env)
+        _write_env(RUN_DIR / "stack.env", env)
+        _print_banner(env, demo)
+        while all(m.proc.poll() is None for m in services.procs + apps):
+            time.sleep(1)
+        dead = [m.name for m in services.procs + apps if m.proc.poll() is not None]
+        say(f"stopping: {', '.join(dead)} exited (see {services.log_dir})")
+        return 1
+    except KeyboardInterrupt:
+        say("stopping")
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for managed in reversed(apps):
+            managed.stop(timeout=30)
+        services.stop()
+        PID_FILE.unlink(missing_ok=True)
+        say("stopped")
+
+
+def _print_banner(env: dict[str, str], demo: dict[str, str]) -> None:
+    base = env["GATEWAY_URL"]
+    print(f"""
+Stack is up. Base URL: {base}   (Ctrl-C or `make stop` to stop; logs in {RUN_DIR / 'logs'})
+Shell settings:  set -a; . {RUN_DIR / 'stack.env'}; . {RUN_DIR / 'demo.env'}; set +a
+
+Try it (the demo key has 100 credits):
+  TOKEN=$(curl -s -H 'Content-Type: application/json' -d '{{"key":"{demo['API_KEY']}"}}' \\
+      -X POST {base}/api/token | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  curl -s {base}/api/v1/user/credits -H "Authorization: Bearer $TOKEN"
+  curl -s -X POST {base}/api/v1/image/remove-background -H 'Content-Type: application/json' \\
+      -H "Authorization: Bearer $TOKEN" -d '{{"input_image":"https://example.com/image.jpg"}}'
+(Input URLs must be reachable from this machine; to serve images from this machine itself,
+ start with INPUT_ALLOW_NETWORKS=127.0.0.0/8 make run.)
+""", flush=True)
+
+
+def stop() -> int:
+    """Stop a running `make run` (its supervisor stops every process it started)."""
+    if not PID_FILE.exists():
+        print("[make stop] no stack running")
+        return 0
+    pid = int(PID_FILE.read_text())
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        PID_FILE.unlink(missing_ok=True)
+        print("[make stop] stale pid file removed")
+        return 0
+    for _ in range(600):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            print("[make stop] stopped")
+            return 0
+        time.sleep(0.1)
+    print(f"[make stop] {pid} still running after 60s", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    cmd = sys.argv[1] if len(sys.argv) > 1 else "up"
+    raise SystemExit({"up": up, "stop": stop}[cmd]())

@@ -1,0 +1,83 @@
+"""The gateway's application factory: settings, extensions, blueprints, one error mapping."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, current_app, jsonify
+from flask_jwt_extended import JWTManager
+from werkzeug.exceptions import HTTPException
+
+from shared.config import Settings
+from shared.errors import ApiError, MethodNotAllowed, NotFound, PayloadTooLarge
+from shared.runtime import Runtime
+
+log = logging.getLogger("gateway")
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the app from settings (default: the environment); nothing connects here."""
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config.update(
+        JWT_SECRET_KEY=settings.jwt_secret_key,
+        JWT_ALGORITHM="HS256",
+        JWT_DECODE_ALGORITHMS=["HS256"],
+        JWT_ACCESS_TOKEN_EXPIRES=timedelta(seconds=settings.jwt_expires_seconds),
+        JWT_TOKEN_LOCATION=["headers"],
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions["bgr"] = Runtime(settings)
+
+    jwt = JWTManager(app)
+    from gateway import admin, api, auth, health
+
+    auth.register_jwt_callbacks(jwt)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(health.bp)
+    app.cli.add_command(admin.admin_cli)
+    _register_error_handlers(app)
+    return app
+
+
+def runtime() -> Runtime:
+    """The current app's connections."""
+    return current_app.extensions["bgr"]
+
+
+def error_response(err: ApiError) -> Any:
+    """The JSON envelope and status (and headers) of one error."""
+    response = jsonify(err.to_dict())
+    response.status_code = err.status
+    for name, value in (err.headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(err: ApiError) -> Any:
+        return error_response(err)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Any:
+        # Flask's own 404 / 405 / 413 ... in the same envelope, never an HTML page.
+        mapped: dict[int, type[ApiError]] = {404: NotFound, 405: MethodNotAllowed,
+                                             413: PayloadTooLarge}
+        cls = mapped.get(exc.code or 500)
+        if cls is not None:
+            return error_response(cls())
+        err = ApiError(exc.description or exc.name)
+        err.status = exc.code or 500
+        err.code = (exc.name or "error").lower().replace(" ", "_")
+        return error_response(err)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Any:
+        # Logged with its traceback for operators; the client gets the envelope only.
+        log.exception("unhandled error")
+        return error_response(ApiError())

@@ -1,0 +1,93 @@
+"""API key -> JWT, refresh, and flask-jwt-extended callbacks that speak the error envelope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+from flask_jwt_extended import JWTManager, create_access_token, get_jwt, jwt_required
+
+from shared.accounts import Accounts
+from shared.errors import BadRequest, InvalidToken, TokenExpired, Unauthorized
+
+bp = Blueprint("auth", __name__, url_prefix="/api")
+
+
+def _rt():  # late import: gateway.app imports this module
+    from gateway.app import runtime
+
+    return runtime()
+
+
+def accounts() -> Accounts:
+    """Accounts over the current app's database."""
+    return Accounts(_rt().db)
+
+
+def _token_response(user_id: int, key_id: int) -> dict[str, Any]:
+    settings = _rt().settings
+    token = create_access_token(identity=str(user_id), additional_claims={"kid": key_id})
+    return {"access_token": token, "token_type": "bearer",
+            "expires_in": settings.jwt_expires_seconds}
+
+
+@bp.post("/token")
+def token() -> Any:
+    """POST /api/token {"key": "..."} -> {"access_token": ...}."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("key"), str) or not body["key"]:
+        raise BadRequest("Send a JSON body {\"key\": \"YOUR_API_KEY\"}.")
+    user_id, key_id = accounts().verify_key(body["key"])
+    return jsonify(_token_response(user_id, key_id))
+
+
+@bp.post("/refresh")
+@jwt_required()
+def refresh() -> Any:
+    """POST /api/refresh with a valid (unexpired, unrevoked) token -> a new token."""
+    claims = get_jwt()
+    return jsonify(_token_response(int(claims["sub"]), int(claims["kid"])))
+
+
+def current_user_id() -> int:
+    """The user of the verified token of this request."""
+    return int(get_jwt()["sub"])
+
+
+def register_jwt_callbacks(jwt: JWTManager) -> None:
+    """Every JWT failure answers 401 in the error envelope."""
+    from gateway.app import error_response
+
+    @jwt.unauthorized_loader
+    def _missing(reason: str) -> Any:
+        return error_response(Unauthorized("Missing or malformed Authorization header: "
+                                           "send 'Authorization: Bearer <token>'."))
+
+    @jwt.invalid_token_loader
+    def _invalid(reason: str) -> Any:
+        return error_response(InvalidToken())
+
+    @jwt.expired_token_loader
+    def _expired(header: dict, payload: dict) -> Any:
+        return error_response(TokenExpired())
+
+    @jwt.revoked_token_loader
+    def _revoked(header: dict, payload: dict) -> Any:
+        return error_response(InvalidToken("The API key of this token has been revoked."))
+
+    @jwt.token_verification_failed_loader
+    def _claims_failed(header: dict, payload: dict) -> Any:
+        return error_response(InvalidToken())
+
+    @jwt.token_in_blocklist_loader
+    def _is_revoked(header: dict, payload: dict) -> bool:
+        # Checked on every request, so revoking a key stops its tokens at once.
+        try:
+            user_id, key_id = int(payload["sub"]), int(payload["kid"])
+        except (KeyError, TypeError, ValueError):
+            return True
+        return not accounts().key_is_active(user_id, key_id)
+
+    @jwt.token_verification_loader
+    def _claims_ok(header: dict, payload: dict) -> bool:
+        return payload.get("type") == "access" and "kid" in payload

@@ -1,0 +1,188 @@
+"""Real, throwaway Redis, PostgreSQL, S3, Celery worker and gunicorn gateway for the session."""
+
+from __future__ import annotations
+
+import http.server
+import os
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis as redis_lib
+
+from deploy.localstack import (
+    REPO,
+    Managed,
+    S3Ports,
+    Services,
+    free_port,
+    start_gateway,
+    start_worker,
+    wait_http_ok,
+)
+from gateway.admin import create_user_with_key
+from gateway.app import create_app
+from shared.config import Settings
+from shared.db import migrate
+from shared.runtime import Runtime
+from shared.storage import Storage
+from shared.tasks import HEARTBEAT_PREFIX
+
+
+@pytest.fixture(scope="session")
+def services() -> Iterator[Services]:
+    root = Path(tempfile.mkdtemp(prefix="bgr-test-"))
+    os.chmod(root, 0o755)  # PostgreSQL runs as `postgres` when we are root: it must get in
+    svc = Services(root, free_port(), free_port(), free_port(S3Ports.SPAN)).start()
+    try:
+        yield svc
+    finally:
+        svc.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def stack_env(services: Services) -> dict[str, str]:
+    """The environment the gateway and worker processes of the tests run with."""
+    return {
+        "APP_ENV": "development",
+        **services.env(),
+        "S3_BUCKET": "test-outputs",
+        "U2NET_HOME": os.environ.get("U2NET_HOME", str(REPO / ".models")),
+        "INPUT_ALLOW_NETWORKS": "127.0.0.0/8",
+        "INPUT_CONNECT_TIMEOUT": "2",
+        "INPUT_READ_TIMEOUT": "5",
+        "REQUEST_TIMEOUT_SECONDS": "60",
+        "GUNICORN_WORKERS": "1",
+        "GUNICORN_THREADS": "16",
+    }
+
+
+@pytest.fixture(scope="session")
+def settings(stack_env: dict[str, str]) -> Settings:
+    s = Settings.from_env(stack_env)
+    migrate(s.database_url)
+    Storage(s).ensure_bucket()
+    return s
+
+
+@pytest.fixture(scope="session")
+def rt(settings: Settings) -> Iterator[Runtime]:
+    runtime = Runtime(settings)
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture()
+def app(settings: Settings):
+    app = create_app(settings)
+    app.config.update(TESTING=True)
+    yield app
+    app.extensions["bgr"].close()
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def worker(stack_env: dict[str, str], services: Services, rt: Runtime) -> Iterator[Managed]:
+    """One real Celery worker process running the real model."""
+    managed = start_worker(stack_env, services.log_dir, concurrency=1)
+    deadline = time.monotonic() + 180
+    try:
+        while not any(rt.redis.scan_iter(match=f"{HEARTBEAT_PREFIX}*")):
+            if managed.proc.poll() is not None or time.monotonic() > deadline:
+                log = (services.log_dir / "worker.log").read_text()[-3000:]
+                raise RuntimeError(f"worker did not come up:\n{log}")
+            time.sleep(0.2)
+        yield managed
+    finally:
+        managed.stop(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def gateway_url(stack_env: dict[str, str], services: Services, settings: Settings,
+                worker: Managed) -> Iterator[str]:
+    """A real gunicorn gateway on a free port (ready: every component answers)."""
+    port = free_port()
+    managed = start_gateway(stack_env, port, services.log_dir)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http_ok(f"{url}/readyz", 60, managed.proc)
+        yield url
+    finally:
+        managed.stop()
+
+
+# -- factories --------------------------------------------------------------------------------
+def make_user(rt: Runtime, credits: int = 10) -> dict:
+    """A fresh user with one API key and `credits` credits."""
+    return create_user_with_key(rt, f"u-{uuid.uuid4().hex[:12]}@example.com", credits)
+
+
+def get_token(client, api_key: str) -> str:
+    resp = client.post("/api/token", json={"key": api_key})
+    assert resp.status_code == 200, resp.get_json()
+    return resp.get_json()["access_token"]
+
+
+@pytest.fixture()
+def user(rt: Runtime) -> dict:
+    return make_user(rt, credits=10)
+
+
+# -- an HTTP server for input images ----------------------------------------------------------
+class ImageServer:
+    """Serves registered byte strings on 127.0.0.1 (a stand-in for customers' image hosts)."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, tuple[bytes, str]] = {}
+        files = self.files
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                entry = files.get(self.path.split("?")[0])
+                if entry is None:
+                    self.send_error(404)
+                    return
+                body, ctype = entry
+                self.send_response(200)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def add(self, name: str, body: bytes, content_type: str = "image/jpeg") -> str:
+        self.files[f"/{name}"] = (body, content_type)
+        return f"http://127.0.0.1:{self.port}/{name}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def images() -> Iterator[ImageServer]:
+    server = ImageServer()
+    yield server
+    server.close()
+
+
+def redis_client(settings: Settings) -> redis_lib.Redis:
+    return redis_lib.Redis.from_url(settings.redis_url)

@@ -1,0 +1,49 @@
+"""/healthz and /readyz against real services."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from deploy.localstack import free_port
+from gateway.app import create_app
+
+
+def test_healthz_answers_without_touching_dependencies(settings):
+    dead = dataclasses.replace(settings, redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    client = create_app(dead).test_client()
+    resp = client.get("/healthz")
+    assert resp.status_code == 200
+    assert resp.get_json() == {"status": "ok"}
+
+
+def test_readyz_200_with_every_component_and_a_worker(client, worker):
+    resp = client.get("/readyz")
+    body = resp.get_json()
+    assert resp.status_code == 200, body
+    assert body["down"] == []
+    assert set(body["components"]) == {"redis", "postgres", "s3", "workers"}
+    assert body["workers"] and body["workers"][0]["model"] == "u2netp"
+    assert "CPUExecutionProvider" in body["workers"][0]["providers"]
+
+
+def test_readyz_503_names_what_is_down(settings, worker):
+    broken = dataclasses.replace(
+        settings, database_url=f"postgresql://bgr@127.0.0.1:{free_port()}/bgr",
+        s3_endpoint=f"127.0.0.1:{free_port()}")
+    app = create_app(broken)
+    resp = app.test_client().get("/readyz")
+    body = resp.get_json()
+    assert resp.status_code == 503
+    assert set(body["down"]) == {"postgres", "s3"}
+    assert body["components"]["redis"]["ok"] is True
+    app.extensions["bgr"].close()
+
+
+def test_unknown_route_and_wrong_method_are_json(client):
+    resp = client.get("/nope")
+    assert resp.status_code == 404
+    assert resp.get_json()["error"]["code"] == "not_found"
+    resp = client.get("/api/token")
+    assert resp.status_code == 405
+    assert resp.get_json() == {"success": False, "message": "Method not allowed.",
+                               "error": {"code": "method_not_allowed"}}
