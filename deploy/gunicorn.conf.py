@@ -1,0 +1,50 @@
+"""Gunicorn settings for the gateway: `gunicorn -c deploy/gunicorn.conf.py gateway.wsgi:app`.
+
+Every value can be overridden from the environment; the defaults suit one container on a
+small CPU node. Gunicorn reads this file as plain Python: module-level names are settings.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw else default
+
+
+# Containers publish the port; inside one, listen on every interface.
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")  # noqa: S104 - container port
+
+# A few processes for CPU work (JSON, JWT, uploads) and isolation if one dies...
+workers = _int("GUNICORN_WORKERS", 2)
+# ...and many threads in each: a request is held open while a Celery worker segments the
+# image, so most threads just block on Redis. A blocked thread costs little memory and no CPU,
+# so gthread with a large pool gives high concurrency without an async framework.
+worker_class = "gthread"
+threads = _int("GUNICORN_THREADS", 64)
+
+# The gateway waits up to REQUEST_TIMEOUT_SECONDS for a result. Gunicorn's timeout (after which
+# the arbiter kills a silent worker) must exceed that by a margin, or a slow but legitimate
+# request would take its whole process, and every other thread's request, down with it.
+timeout = int(float(os.environ.get("REQUEST_TIMEOUT_SECONDS", "60"))) + 30
+# On SIGTERM (rolling deploy, `docker stop`) in-flight requests get this long to finish;
+# keep the container's stop grace period above it.
+graceful_timeout = 30
+# Short keep-alive: a load balancer in front reuses connections; idle ones free their thread.
+keepalive = 5
+
+# Logs to stdout/stderr for the container runtime to collect.
+accesslog = "-"
+errorlog = "-"
+
+# Recycle each worker process after ~10k requests (jittered so they don't all restart at
+# once) to bound slow memory growth in long-lived processes.
+max_requests = 10000
+max_requests_jitter = 1000
+
+# The worker heartbeat file lives in memory: on an overlay or read-only root filesystem a
+# disk-backed temp file can stall or fail, and the arbiter would then kill healthy workers.
+_SHM = "/dev/shm"  # noqa: S108 - gunicorn's documented choice; holds only heartbeat files
+worker_tmp_dir = _SHM if os.path.isdir(_SHM) else None
