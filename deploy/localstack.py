@@ -1,4 +1,4 @@
-"""Real Redis, PostgreSQL and S3 (SeaweedFS) servers as child processes, for `make run` and tests."""
+"""Real Redis, PostgreSQL and S3 (SeaweedFS) servers as child processes, for make run and tests."""
 
 from __future__ import annotations
 
@@ -145,7 +145,7 @@ def start_postgres(data_dir: Path, port: int, log_dir: Path, user: str = "bgr",
                 break
             mode = parent.stat().st_mode
             if not mode & 0o001:
-                os.chmod(parent, mode | 0o011)
+                os.chmod(parent, mode | 0o011)  # noqa: S103 - traverse only, no read
     if not (data_dir / "PG_VERSION").exists():
         subprocess.run(
             [str(bindir / "initdb"), "-D", str(data_dir), "-U", user, "-A", "trust",
@@ -262,9 +262,13 @@ class Services:
             raise
         return self
 
-    def stop(self) -> None:
+    def stop(self, throwaway: bool = False) -> None:
+        """Stop every server; throwaway data (tests) is not worth SeaweedFS's ~12 s shutdown."""
         for managed in reversed(self.procs):
-            managed.stop()
+            if throwaway and managed.name == "s3":
+                managed.proc.kill()
+                managed.proc.wait(10)
+            managed.stop(timeout=30)
         self.procs.clear()
 
     def env(self) -> dict[str, str]:

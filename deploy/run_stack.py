@@ -32,7 +32,8 @@ def _ports() -> dict[str, int]:
     return {"REDIS_PORT": int(os.environ.get("REDIS_PORT", "16379")),
             "PG_PORT": int(os.environ.get("PG_PORT", "15432")),
             "S3_PORT": int(os.environ.get("S3_PORT", "18333")),
-            "GATEWAY_PORT": int(os.environ.get("GATEWAY_PORT", "18080"))}
+            "GATEWAY_PORT": int(os.environ.get("GATEWAY_PORT", "18080")),
+            "SAMPLES_PORT": int(os.environ.get("SAMPLES_PORT", "18099"))}
 
 
 def _check_ports(ports: dict[str, int]) -> None:
@@ -54,7 +55,6 @@ def app_env(services: Services, gateway_port: int) -> dict[str, str]:
         "MODEL_NAME": os.environ.get("MODEL_NAME", "u2netp"),
         "INPUT_ALLOW_NETWORKS": os.environ.get("INPUT_ALLOW_NETWORKS", ""),
         "GATEWAY_URL": f"http://127.0.0.1:{gateway_port}",
-        "NUMBA_CACHE_DIR": str(RUN_DIR / "numba-cache"),
     }
     for passthrough in ("JWT_SECRET_KEY", "REQUEST_TIMEOUT_SECONDS", "ORT_PROVIDERS",
                         "QUEUE_MAX_DEPTH", "S3_PUBLIC_BASE_URL", "PNG_COMPRESS_LEVEL"):
@@ -122,12 +122,13 @@ def up() -> int:
         say("starting the worker (loads the model) and the gateway (gunicorn)")
         apps.append(start_worker(env, services.log_dir))
         apps.append(start_gateway(env, ports["GATEWAY_PORT"], services.log_dir))
+        sample_url = _serve_samples(ports["SAMPLES_PORT"])
         ready = wait_http_ok(f"{env['GATEWAY_URL']}/readyz", 180, apps[0].proc)
         say(f"ready: {', '.join(ready['components'])} up; "
             f"{ready['components']['workers']['count']} worker process(es)")
         demo = _demo_user(env)
         _write_env(RUN_DIR / "stack.env", env)
-        _print_banner(env, demo)
+        _print_banner(env, demo, sample_url)
         while all(m.proc.poll() is None for m in services.procs + apps):
             time.sleep(1)
         dead = [m.name for m in services.procs + apps if m.proc.poll() is not None]
@@ -146,20 +147,49 @@ def up() -> int:
         say("stopped")
 
 
-def _print_banner(env: dict[str, str], demo: dict[str, str]) -> None:
+def _serve_samples(port: int) -> str:
+    """Serve a sample photo on loopback, so the printed curl line has an image to work on."""
+    import http.server
+    import threading
+    from functools import partial
+
+    from PIL import Image
+    from skimage import data
+
+    samples = RUN_DIR / "samples"
+    samples.mkdir(exist_ok=True)
+    if not (samples / "coffee.jpg").exists():
+        Image.fromarray(data.coffee()).save(samples / "coffee.jpg", quality=92)
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(samples))
+    handler.log_message = lambda *a: None  # type: ignore[method-assign]
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{port}/coffee.jpg"
+
+
+def _print_banner(env: dict[str, str], demo: dict[str, str], sample_url: str) -> None:
     base = env["GATEWAY_URL"]
+    from shared.config import Settings
+
+    allowed = Settings.from_env(env).input_allow_networks
+    import ipaddress
+
+    sample_ok = any(ipaddress.ip_address("127.0.0.1") in net for net in allowed)
+    image = sample_url if sample_ok else "https://YOUR.PUBLIC.HOST/image.jpg"
+    note = ("" if sample_ok else
+            f"\n(The sample photo at {sample_url} is on loopback, which the worker refuses "
+            "unless\n you start with INPUT_ALLOW_NETWORKS=127.0.0.1/32 make run; any public "
+            "image URL works as is.)")
     print(f"""
 Stack is up. Base URL: {base}   (Ctrl-C or `make stop` to stop; logs in {RUN_DIR / 'logs'})
 Shell settings:  set -a; . {RUN_DIR / 'stack.env'}; . {RUN_DIR / 'demo.env'}; set +a
 
 Try it (the demo key has 100 credits):
   TOKEN=$(curl -s -H 'Content-Type: application/json' -d '{{"key":"{demo['API_KEY']}"}}' \\
-      -X POST {base}/api/token | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+      -X POST {base}/api/token | jq -r .access_token)
   curl -s {base}/api/v1/user/credits -H "Authorization: Bearer $TOKEN"
   curl -s -X POST {base}/api/v1/image/remove-background -H 'Content-Type: application/json' \\
-      -H "Authorization: Bearer $TOKEN" -d '{{"input_image":"https://example.com/image.jpg"}}'
-(Input URLs must be reachable from this machine; to serve images from this machine itself,
- start with INPUT_ALLOW_NETWORKS=127.0.0.0/8 make run.)
+      -H "Authorization: Bearer $TOKEN" -d '{{"input_image":"{image}"}}'{note}
 """, flush=True)
 
 

@@ -10,9 +10,13 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
 "$PY" -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' 2>/dev/null || {
   say "Python 3.11 is required (found: $("$PY" --version 2>&1))"; exit 1; }
 
-# --- system packages: redis-server and the PostgreSQL server binaries -----------------------
+# --- system packages: redis-server and the PostgreSQL server binaries; curl, jq and node run
+# the API documentation's own examples in the tests --------------------------------------------
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v jq >/dev/null 2>&1 || need+=(jq)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   need+=(postgresql)
 fi

@@ -28,8 +28,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         JWT_ACCESS_TOKEN_EXPIRES=timedelta(seconds=settings.jwt_expires_seconds),
         JWT_TOKEN_LOCATION=["headers"],
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
-        JSON_SORT_KEYS=False,
     )
+    app.json.sort_keys = False  # keep the seed's field order: success, message, data, ...
     app.extensions["bgr"] = Runtime(settings)
 
     jwt = JWTManager(app)

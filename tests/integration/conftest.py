@@ -37,12 +37,12 @@ from shared.tasks import HEARTBEAT_PREFIX
 @pytest.fixture(scope="session")
 def services() -> Iterator[Services]:
     root = Path(tempfile.mkdtemp(prefix="bgr-test-"))
-    os.chmod(root, 0o755)  # PostgreSQL runs as `postgres` when we are root: it must get in
+    os.chmod(root, 0o755)  # noqa: S103 - PostgreSQL runs as `postgres` when we are root: it must get in
     svc = Services(root, free_port(), free_port(), free_port(S3Ports.SPAN)).start()
     try:
         yield svc
     finally:
-        svc.stop()
+        svc.stop(throwaway=True)
         shutil.rmtree(root, ignore_errors=True)
 
 
