@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+# Session fixtures for the real services; lazy, so unit tests start nothing.
+pytest_plugins = ["tests.stack"]
+
 FOLDER_MARKERS = {"unit", "integration", "security", "reliability"}
 
 

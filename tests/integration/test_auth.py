@@ -12,7 +12,7 @@ import pytest
 from flask_jwt_extended import create_access_token
 
 from shared.accounts import Accounts
-from tests.integration.conftest import get_token, make_user
+from tests.stack import get_token, make_user
 
 
 def auth(token: str) -> dict:

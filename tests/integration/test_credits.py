@@ -10,7 +10,7 @@ import pytest
 
 from shared.credits import balance_key
 from shared.errors import InsufficientCredits, InvalidParameter
-from tests.integration.conftest import make_user
+from tests.stack import make_user
 
 PARAMS = {"input_image": "http://example.com/a.jpg", "output_format": "png"}
 

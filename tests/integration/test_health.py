@@ -47,3 +47,17 @@ def test_unknown_route_and_wrong_method_are_json(client):
     assert resp.status_code == 405
     assert resp.get_json() == {"success": False, "message": "Method not allowed.",
                                "error": {"code": "method_not_allowed"}}
+
+
+def test_unexpected_exception_is_a_json_500_without_traceback(settings):
+    app = create_app(settings)
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    resp = app.test_client().get("/boom")
+    assert resp.status_code == 500
+    assert resp.get_json() == {"success": False, "message": "Internal server error.",
+                               "error": {"code": "internal_error"}}
+    assert "secret internals" not in resp.get_data(as_text=True)

@@ -20,7 +20,7 @@ from skimage import data as skdata
 
 from deploy.localstack import REPO, free_port
 from gateway.app import create_app
-from tests.integration.conftest import get_token, make_user
+from tests.stack import get_token, make_user
 
 EXAMPLES = REPO / "tests" / "seed_examples"
 GREEN = (0x2E, 0xC2, 0x7E)

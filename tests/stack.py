@@ -1,4 +1,4 @@
-"""Real, throwaway Redis, PostgreSQL, S3, Celery worker and gunicorn gateway for the session."""
+"""Fixtures: real, throwaway Redis, PostgreSQL, S3, Celery worker and gunicorn gateway."""
 
 from __future__ import annotations
 
