@@ -24,3 +24,6 @@ fmt: setup
 
 migrate: setup
 	@set -a; . ./.run/stack.env; set +a; $(PY) -m shared.db migrate
+
+bench: setup
+	@QUICK=$(QUICK) $(PY) -m deploy.bench

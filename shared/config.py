@@ -63,6 +63,8 @@ class Settings:
     queue_max_depth: int = 1000
     job_deadline_seconds: int = 600
     max_request_bytes: int = 16384
+    # Requests per user per minute on the v1 endpoints (Redis fixed window); 0 disables.
+    rate_limit_per_minute: int = 600
 
     # Worker: input fetch
     input_allow_networks: tuple = field(default=())
@@ -80,6 +82,7 @@ class Settings:
     task_soft_time_limit: int = 120
     task_time_limit: int = 150
     png_compress_level: int = 6
+    png_zlib_strategy: str = "rle"
 
     @property
     def is_development(self) -> bool:
@@ -119,6 +122,10 @@ class Settings:
             raise ConfigError("REQUEST_TIMEOUT_SECONDS must be positive")
         if not 0 <= self.png_compress_level <= 9:
             raise ConfigError("PNG_COMPRESS_LEVEL must be 0..9")
+        if self.png_zlib_strategy not in ("default", "filtered", "huffman", "rle", "fixed"):
+            raise ConfigError("PNG_ZLIB_STRATEGY must be default, filtered, huffman, rle or fixed")
+        if self.rate_limit_per_minute < 0:
+            raise ConfigError("RATE_LIMIT_PER_MINUTE must be 0 (off) or positive")
 
 
 def _parse(name: str, type_: Any, raw: str) -> Any:

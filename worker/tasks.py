@@ -70,7 +70,8 @@ def process(rt: Runtime, payload: RemoveBackgroundPayload) -> JobResult:
                         payload["bg_gradient"], payload["gradient_direction"],
                         payload["output_format"])
         encoded, content_type = watch.run("encode", pipeline.encode, out,
-                                          payload["output_format"], settings.png_compress_level)
+                                          payload["output_format"], settings.png_compress_level,
+                                          settings.png_zlib_strategy)
         watch.run("upload", rt.storage.put, key, encoded, content_type)
         stored = True
         if not rt.credits.commit(job_id, key, watch.timings):
