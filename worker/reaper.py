@@ -9,7 +9,6 @@ from shared.runtime import Runtime
 from worker.tasks import publish
 
 log = logging.getLogger("worker.reaper")
-INTERVAL_SECONDS = 30
 
 
 def reap_overdue(rt: Runtime, limit: int = 500) -> int:
@@ -26,10 +25,10 @@ def reap_overdue(rt: Runtime, limit: int = 500) -> int:
 
 
 def start(rt: Runtime, stop: threading.Event) -> threading.Thread:
-    """Reap every INTERVAL_SECONDS until stop is set (several workers reaping is harmless)."""
+    """Reap every REAPER_INTERVAL_SECONDS until stop is set (several reapers are harmless)."""
 
     def loop() -> None:
-        while not stop.wait(INTERVAL_SECONDS):
+        while not stop.wait(rt.settings.reaper_interval_seconds):
             try:
                 reap_overdue(rt)
             except Exception:
