@@ -30,7 +30,9 @@ from deploy.localstack import (
     REPO,
     S3Ports,
     Services,
+    child_pids,
     free_port,
+    rss_kb,
     start_gateway,
     start_worker,
     wait_for_port,
@@ -190,8 +192,8 @@ class Stack:
     def worker_rss_mb(self) -> float:
         """RSS of the worker's child processes (where the model lives), summed."""
         total = 0
-        for pid in _children(self.worker.proc.pid):
-            total += _rss_kb(pid)
+        for pid in child_pids(self.worker.proc.pid):
+            total += rss_kb(pid)
         return round(total / 1024, 1)
 
     def stop(self) -> None:
@@ -199,21 +201,6 @@ class Stack:
             app.stop()
         self.services.stop(throwaway=True)
         shutil.rmtree(self.root, ignore_errors=True)
-
-
-def _children(pid: int) -> list[int]:
-    out = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        text = (task / "children").read_text().split()
-        out.extend(int(p) for p in text)
-    return out
-
-
-def _rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 def api_caller(stack: Stack, token: str, image_url: str) -> Callable[[], tuple[bool, dict]]:
@@ -446,7 +433,7 @@ def bench_peer(images: dict[str, bytes], sizes: list[str], levels: list[int],
                 say(f"peer {size}, {clients} client(s), {seconds[size]:.0f} s")
                 elapsed, results = load(call, clients, seconds[size], 2000)
                 run = to_run("rembg s", size, clients, elapsed, results)
-                run.extra["server_rss_mb"] = round(_rss_kb(proc.pid) / 1024, 1)
+                run.extra["server_rss_mb"] = round(rss_kb(proc.pid) / 1024, 1)
                 runs.append(run)
     finally:
         proc.terminate()

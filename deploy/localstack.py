@@ -325,3 +325,23 @@ def wait_http_ok(url: str, timeout: float, proc: subprocess.Popen | None = None)
             last = exc
         time.sleep(0.3)
     raise RuntimeError(f"{url} not ready after {timeout:.0f}s: {last}")
+
+
+def child_pids(pid: int) -> list[int]:
+    """Direct children of a process (e.g. a Celery worker's pool processes)."""
+    out = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        out.extend(int(p) for p in (task / "children").read_text().split())
+    return out
+
+
+def rss_kb(pid: int) -> int:
+    """Resident memory of a process, in KiB (0 if it is gone)."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return 0
+    for line in text.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, TypedDict
+
+import redis as redis_lib
 
 REMOVE_BACKGROUND = "bgremove.remove_background"
 REAP_OVERDUE = "bgremove.reap_overdue"
@@ -40,3 +43,13 @@ def done_key(job_id: str) -> str:
 DONE_TTL_SECONDS = 3600
 HEARTBEAT_PREFIX = "bgr:worker:"
 HEARTBEAT_TTL_SECONDS = 15
+
+
+def publish_result(redis: redis_lib.Redis, result: JobResult) -> None:
+    """Push a finished job's result for a gateway thread blocked on it (kept an hour)."""
+    key = done_key(result["job_id"])
+    pipe = redis.pipeline()
+    pipe.delete(key)
+    pipe.rpush(key, json.dumps(result))
+    pipe.expire(key, DONE_TTL_SECONDS)
+    pipe.execute()

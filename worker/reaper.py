@@ -6,7 +6,7 @@ import logging
 import threading
 
 from shared.runtime import Runtime
-from worker.tasks import publish
+from shared.tasks import publish_result
 
 log = logging.getLogger("worker.reaper")
 
@@ -17,7 +17,7 @@ def reap_overdue(rt: Runtime, limit: int = 500) -> int:
     for job in rt.db.all("overdue_jobs", limit=limit):
         if rt.credits.refund(job["id"], "timeout", "The job passed its deadline."):
             reaped += 1
-            publish(rt, {"job_id": str(job["id"]), "status": "failed",
+            publish_result(rt.redis, {"job_id": str(job["id"]), "status": "failed",
                          "error": {"code": "timeout", "message": "The job passed its deadline."}})
     if reaped:
         log.warning("reaped overdue jobs", extra={"count": reaped})

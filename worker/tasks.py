@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -14,27 +13,16 @@ from shared.errors import ApiError, ProcessingFailed, ProcessingTimeout
 from shared.runtime import Runtime
 from shared.storage import output_key
 from shared.tasks import (
-    DONE_TTL_SECONDS,
     REMOVE_BACKGROUND,
     JobResult,
     RemoveBackgroundPayload,
-    done_key,
+    publish_result,
 )
 from worker import app as worker_app
 from worker import fetch, models, pipeline
 
 log = logging.getLogger("worker.tasks")
 T = TypeVar("T")
-
-
-def publish(rt: Runtime, result: JobResult) -> None:
-    """Push the job's result for a gateway thread blocked on it (kept an hour for late readers)."""
-    key = done_key(result["job_id"])
-    pipe = rt.redis.pipeline()
-    pipe.delete(key)
-    pipe.rpush(key, json.dumps(result))
-    pipe.expire(key, DONE_TTL_SECONDS)
-    pipe.execute()
 
 
 class Stopwatch:
@@ -117,5 +105,5 @@ def remove_background(payload: RemoveBackgroundPayload) -> JobResult:
     """Celery wiring: process, then publish the result for the waiting gateway thread."""
     rt = worker_app.runtime
     result = process(rt, payload)
-    publish(rt, result)
+    publish_result(rt.redis, result)
     return result
