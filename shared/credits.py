@@ -19,7 +19,12 @@ from typing import Any
 import redis as redis_lib
 
 from shared.db import Database, q
-from shared.errors import DependencyDown, InsufficientCredits, InvalidParameter
+from shared.errors import (
+    DependencyDown,
+    IdempotencyMismatch,
+    InsufficientCredits,
+    InvalidParameter,
+)
 
 LUA_DIR = Path(__file__).parent / "lua"
 
@@ -73,12 +78,36 @@ class Credits:
 
         Raises InsufficientCredits (nothing recorded) when the balance is below one.
         """
+        job_id, after, _ = self.reserve_idempotent(user_id, api_key_id, params,
+                                                   deadline_seconds, None, None, job_id)
+        return job_id, after
+
+    def reserve_idempotent(self, user_id: int, api_key_id: int | None, params: dict[str, Any],
+                           deadline_seconds: int, idem_key: str | None,
+                           request_hash: str | None, job_id: uuid.UUID | None = None,
+                           ) -> tuple[uuid.UUID, int, bool]:
+        """Like reserve_job; with an Idempotency-Key seen in the last 24 h, reserve nothing and
+        return the first job instead: (job id, balance after the first request, replayed=True).
+
+        The same key with another request body raises IdempotencyMismatch. The lookup runs under
+        the user's lock, so two concurrent requests with one key reserve once.
+        """
         job_id = job_id or uuid.uuid4()
         key = balance_key(user_id)
         reserved = False
         try:
             with self.db.connection() as conn, conn.transaction():
                 conn.execute(q("lock_user"), {"user_id": user_id})
+                if idem_key is not None:
+                    seen = conn.execute(q("get_idempotency_key"),
+                                        {"user_id": user_id, "key": idem_key}).fetchone()
+                    if seen is not None and seen["fresh"]:
+                        if seen["request_hash"] != request_hash:
+                            raise IdempotencyMismatch()
+                        return seen["job_id"], int(seen["credits_after"]), True
+                    if seen is not None:  # older than 24 h: the key may be used again
+                        conn.execute(q("delete_idempotency_key"),
+                                     {"user_id": user_id, "key": idem_key})
                 conn.execute(q("insert_job"), {
                     "job_id": job_id, "user_id": user_id, "api_key_id": api_key_id,
                     "params": json.dumps(params), "deadline_seconds": deadline_seconds})
@@ -90,6 +119,10 @@ class Credits:
                 if status != 1:
                     raise InsufficientCredits(credits=int(value))
                 reserved = True
+                if idem_key is not None:
+                    conn.execute(q("insert_idempotency_key"), {
+                        "user_id": user_id, "key": idem_key, "request_hash": request_hash,
+                        "job_id": job_id, "credits_after": int(value)})
         except BaseException:
             if reserved:
                 # The job row did not commit: give the reserved credit back (best effort;
@@ -97,7 +130,7 @@ class Credits:
                 with contextlib.suppress(redis_lib.RedisError):
                     self._incr(keys=[key], args=[1])
             raise
-        return job_id, int(value)
+        return job_id, int(value), False
 
     def commit(self, job_id: uuid.UUID | str, output_key: str, timings: dict[str, Any]) -> bool:
         """Mark the job succeeded and charge it once; False if it was already closed as failed."""

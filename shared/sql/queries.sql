@@ -86,3 +86,14 @@ SELECT count(*) AS n FROM jobs WHERE status IN ('queued', 'running');
 
 -- name: get_user_by_email
 SELECT id FROM users WHERE email = %(email)s;
+
+-- name: get_idempotency_key
+SELECT job_id, request_hash, credits_after, created_at > now() - interval '24 hours' AS fresh
+FROM idempotency_keys WHERE user_id = %(user_id)s AND key = %(key)s;
+
+-- name: delete_idempotency_key
+DELETE FROM idempotency_keys WHERE user_id = %(user_id)s AND key = %(key)s;
+
+-- name: insert_idempotency_key
+INSERT INTO idempotency_keys (user_id, key, request_hash, job_id, credits_after)
+VALUES (%(user_id)s, %(key)s, %(request_hash)s, %(job_id)s, %(credits_after)s);

@@ -18,6 +18,8 @@ EXPECTED_COLUMNS = {
              "deadline_at"},
     "credit_ledger": {"id", "user_id", "kind", "amount", "job_id", "note", "created_at"},
     "schema_migrations": {"version", "name", "applied_at"},
+    "idempotency_keys": {"user_id", "key", "request_hash", "job_id", "credits_after",
+                         "created_at"},
 }
 
 
