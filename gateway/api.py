@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from typing import Any
 from urllib.parse import urlsplit
@@ -12,6 +13,7 @@ from flask import Blueprint, jsonify, request, url_for
 from flask_jwt_extended import get_jwt, jwt_required
 
 from gateway.auth import current_user_id
+from gateway.ratelimit import rate_limited
 from shared.colors import parse_hex_color
 from shared.errors import (
     DependencyDown,
@@ -45,6 +47,7 @@ def _rt():
 
 @bp.get("/user/credits")
 @jwt_required()
+@rate_limited
 def credits() -> Any:
     """GET /api/v1/user/credits -> {"success": true, "credits": N, "user_id": ID}."""
     user_id = current_user_id()
@@ -120,6 +123,7 @@ def _check_queue_depth() -> None:
 
 @bp.post("/image/remove-background")
 @jwt_required()
+@rate_limited  # before any reservation: a refused request costs nothing
 def remove_background() -> Any:
     """Reserve a credit, enqueue, wait for the worker, answer as the seed does."""
     if not request.is_json:
@@ -145,14 +149,26 @@ def remove_background() -> Any:
     return _result_response(result, params["input_image"], balance_after)
 
 
+# Longest single BLPOP: below the Redis client's socket read timeout (redis-py 8 defaults
+# to 5 s), or a wait longer than that fails as a socket timeout and answers 504 too early.
+AWAIT_SLICE_SECONDS = 2.0
+
+
 def _await(job_id: str, timeout: float) -> dict[str, Any] | None:
     """The worker's result for job_id, or None when timeout passes first."""
     rt = _rt()
-    try:
-        popped = rt.redis.blpop([done_key(job_id)], timeout=max(timeout, 0.01))
-    except redis_lib.RedisError:
-        return None  # Redis went away mid-wait: the job endpoint still tells the outcome
-    return json.loads(popped[1]) if popped else None
+    deadline = time.monotonic() + max(timeout, 0.01)
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        try:
+            popped = rt.redis.blpop([done_key(job_id)],
+                                    timeout=max(min(left, AWAIT_SLICE_SECONDS), 0.01))
+        except redis_lib.RedisError:
+            return None  # Redis went away mid-wait: the job endpoint still tells the outcome
+        if popped:
+            return json.loads(popped[1])
 
 
 def _status_url(job_id: str) -> str:
@@ -174,6 +190,7 @@ def _result_response(result: dict[str, Any], input_image: str, balance_after: in
 
 @bp.get("/jobs/<job_id>")
 @jwt_required()
+@rate_limited
 def job_status(job_id: str) -> Any:
     """A job's status; once done the seed's data block (or the error). Owner only, else 404."""
     try:

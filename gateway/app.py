@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, current_app, jsonify
+from flask import Flask, current_app, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from flask_jwt_extended import JWTManager
 from werkzeug.exceptions import HTTPException
 
@@ -29,19 +31,33 @@ def create_app(settings: Settings | None = None) -> Flask:
         JWT_TOKEN_LOCATION=["headers"],
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
     )
+    app.json = _JSONProvider(app)
     app.json.sort_keys = False  # keep the seed's field order: success, message, data, ...
     app.extensions["bgr"] = Runtime(settings)
 
     jwt = JWTManager(app)
-    from gateway import admin, api, auth, health
+    from gateway import admin, api, auth, health, ratelimit
 
     auth.register_jwt_callbacks(jwt)
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
     app.cli.add_command(admin.admin_cli)
+    ratelimit.init_app(app)
+    _bound_streamed_bodies(app, settings.max_request_bytes)
     _register_error_handlers(app)
     return app
+
+
+class _JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, with too-deep nesting reported as invalid JSON (a 400), not a 500."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError as exc:
+            # '[[[[...' fits in a small body and overflows the parser's stack: hostile input.
+            raise ValueError("JSON nested too deeply") from exc
 
 
 def runtime() -> Runtime:
@@ -56,6 +72,23 @@ def error_response(err: ApiError) -> Any:
     for name, value in (err.headers or {}).items():
         response.headers[name] = value
     return response
+
+
+def _bound_streamed_bodies(app: Flask, limit: int) -> None:
+    """413 for a chunked body over the limit (Werkzeug would silently cut it at the limit)."""
+
+    @app.before_request
+    def _read_chunked_body() -> None:
+        env = request.environ
+        # Only bodies without Content-Length from a server that ends the stream (gunicorn does
+        # for chunked requests); bodies with a length are checked by MAX_CONTENT_LENGTH.
+        if request.content_length is not None or not env.get("wsgi.input_terminated"):
+            return
+        raw = env["wsgi.input"].read(limit + 1)
+        if len(raw) > limit:
+            raise PayloadTooLarge()
+        env["wsgi.input"] = io.BytesIO(raw)
+        env["CONTENT_LENGTH"] = str(len(raw))
 
 
 def _register_error_handlers(app: Flask) -> None:

@@ -62,6 +62,7 @@ class Settings:
     queue_name: str = "segment"
     queue_max_depth: int = 1000
     job_deadline_seconds: int = 600
+    reaper_interval_seconds: float = 30.0
     max_request_bytes: int = 16384
     # Requests per user per minute on the v1 endpoints (Redis fixed window); 0 disables.
     rate_limit_per_minute: int = 600

@@ -26,9 +26,11 @@ class Runtime:
 
     @cached_property
     def redis(self) -> redis_lib.Redis:
-        # No socket read timeout: BLPOP waits up to its own timeout on these connections.
+        # A hung Redis fails a command after 10 s instead of holding a thread forever; the
+        # gateway's wait for a result BLPOPs in slices well under that (gateway/api.py).
         return redis_lib.Redis.from_url(
-            self.settings.redis_url, socket_connect_timeout=3, health_check_interval=30,
+            self.settings.redis_url, socket_connect_timeout=3, socket_timeout=10,
+            health_check_interval=30,
             retry_on_timeout=False, max_connections=None)
 
     @cached_property

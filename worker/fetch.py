@@ -103,7 +103,8 @@ def _resolve(target: _Target, settings: Settings) -> list[str]:
     addresses: list[str] = []
     for _family, _type, _proto, _canon, sockaddr in infos:
         ip = ipaddress.ip_address(sockaddr[0])
-        if not is_allowed_address(ip, settings.input_allow_networks):
+        if not is_allowed_address(ip, settings.input_allow_networks) or (
+                target.port in service_ports(settings) and not is_allowed_address(ip)):
             # Deliberately no IP in the message: it would map internal DNS for the caller.
             raise InputRefused("The input URL resolves to a non-public address.")
         if sockaddr[0] not in addresses:
@@ -111,6 +112,26 @@ def _resolve(target: _Target, settings: Settings) -> list[str]:
     if not addresses:
         raise InputUnreachable(f"Could not resolve the input host {target.host!r}.")
     return addresses
+
+
+def service_ports(settings: Settings) -> frozenset[int]:
+    """Ports of our own Redis, PostgreSQL and S3: refused on any non-public address.
+
+    INPUT_ALLOW_NETWORKS opens private ranges for image hosts; it must not open our own
+    backends that live in those ranges too (the test stack allows 127.0.0.0/8, where they run).
+    """
+    ports: set[int] = set()
+    for url, default in ((settings.redis_url, 6379), (settings.database_url, 5432),
+                         (f"//{settings.s3_endpoint}", None)):
+        try:
+            port = urlsplit(url).port or default
+        except ValueError:  # e.g. a multi-host PostgreSQL URL: keep its default port
+            port = default
+        # An S3 endpoint without a port is on 80/443: refusing those would close every
+        # allow-listed image host, so only an explicit S3 port is added.
+        if port is not None:
+            ports.add(port)
+    return frozenset(ports)
 
 
 def is_allowed_address(ip: IPAddress, allow_networks: tuple = ()) -> bool:
