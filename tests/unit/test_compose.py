@@ -145,7 +145,7 @@ def test_long_running_services_have_healthchecks(config: dict) -> None:
         assert check and not check.get("disable") and check.get("test"), name
     migrate = config["services"]["migrate"]
     assert migrate.get("restart") in (None, "no")
-    assert "python" in migrate["command"] and "migrate" in migrate["command"]
+    assert migrate["command"] == ["python", "-m", "shared.bootstrap"]  # migrations + bucket
 
 
 def test_dependencies_wait_for_health_and_migration(config: dict) -> None:
