@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
@@ -129,11 +130,19 @@ def remove_background() -> Any:
     if not request.is_json:
         raise UnsupportedMediaType()
     params = validate(request.get_json(silent=True))
+    idem_key = _idempotency_key()
     rt = _rt()
     user_id = current_user_id()
     _check_queue_depth()
-    job_id, balance_after = rt.credits.reserve_job(
-        user_id, int(get_jwt()["kid"]), params, rt.settings.job_deadline_seconds)
+    job_id, balance_after, replayed = rt.credits.reserve_idempotent(
+        user_id, int(get_jwt()["kid"]), params, rt.settings.job_deadline_seconds,
+        idem_key, _request_hash(params) if idem_key else None)
+    if replayed:
+        # A retry of a request we already took: answer with the first job, charge nothing.
+        result = _await_recorded(job_id, rt.settings.request_timeout_seconds)
+        if result is None:
+            raise _timeout(str(job_id))
+        return _result_response(result, params["input_image"], balance_after)
     payload: RemoveBackgroundPayload = {"job_id": str(job_id), **params}  # type: ignore[typeddict-item]
     try:
         rt.celery.send_task(REMOVE_BACKGROUND, args=[payload], task_id=str(job_id),
@@ -143,10 +152,52 @@ def remove_background() -> Any:
         raise DependencyDown("The job queue is unavailable; retry later.") from exc
     result = _await(str(job_id), rt.settings.request_timeout_seconds)
     if result is None:
-        err = ProcessingTimeout("The image is still being processed; poll the status URL.")
-        err.data = {"job_id": str(job_id), "status_url": _status_url(str(job_id))}
-        raise err
+        raise _timeout(str(job_id))
     return _result_response(result, params["input_image"], balance_after)
+
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MAX_IDEMPOTENCY_KEY = 255
+
+
+def _idempotency_key() -> str | None:
+    """The request's Idempotency-Key header, checked (printable ASCII, 1..255 characters)."""
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not 0 < len(key) <= MAX_IDEMPOTENCY_KEY or not key.isascii() or not key.isprintable():
+        raise InvalidParameter(IDEMPOTENCY_HEADER, "The Idempotency-Key header must be 1 to 255 "
+                               "printable ASCII characters.")
+    return key
+
+
+def _request_hash(params: dict[str, Any]) -> str:
+    """Fingerprint of the normalised parameters: the same key must come with the same request."""
+    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
+
+
+def _timeout(job_id: str) -> ProcessingTimeout:
+    err = ProcessingTimeout("The image is still being processed; poll the status URL.")
+    err.data = {"job_id": job_id, "status_url": _status_url(job_id)}
+    return err
+
+
+def _await_recorded(job_id: uuid.UUID, timeout: float) -> dict[str, Any] | None:
+    """A replayed job's outcome from PostgreSQL (its result list belongs to the first request)."""
+    rt = _rt()
+    deadline = time.monotonic() + max(timeout, 0.01)
+    delay = 0.05
+    while True:
+        job = rt.db.one("get_job", job_id=job_id)
+        if job is not None and job["status"] == "succeeded":
+            return {"job_id": str(job_id), "status": "succeeded", "output_key": job["output_key"]}
+        if job is not None and job["status"] == "failed":
+            return {"job_id": str(job_id), "status": "failed",
+                    "error": {"code": job["error_code"], "message": job["error_message"]}}
+        if time.monotonic() + delay > deadline:
+            return None
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
 
 
 # Longest single BLPOP: below the Redis client's socket read timeout (redis-py 8 defaults
