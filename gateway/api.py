@@ -15,12 +15,12 @@ from flask_jwt_extended import get_jwt, jwt_required
 
 from gateway.auth import current_user_id
 from gateway.ratelimit import rate_limited
+from gateway.routing import pick_queue
 from shared.colors import parse_hex_color
 from shared.errors import (
     DependencyDown,
     InvalidParameter,
     JobNotFound,
-    Overloaded,
     ProcessingTimeout,
     UnsupportedMediaType,
     from_code,
@@ -109,19 +109,6 @@ def _color(name: str, value: str) -> None:
         raise InvalidParameter(name, f"'{name}' must be a hex colour like '#2ec27e'.") from None
 
 
-def _check_queue_depth() -> None:
-    """Refuse new work while the queue is deeper than the bound (no reservation made yet)."""
-    rt = _rt()
-    try:
-        depth = rt.redis.llen(rt.settings.queue_name)
-    except redis_lib.RedisError as exc:
-        raise DependencyDown("Redis is unavailable; retry later.") from exc
-    if depth >= rt.settings.queue_max_depth:
-        err = Overloaded("The queue is full; retry later.", queue_depth=depth)
-        err.headers = {"Retry-After": "5"}
-        raise err
-
-
 @bp.post("/image/remove-background")
 @jwt_required()
 @rate_limited  # before any reservation: a refused request costs nothing
@@ -133,7 +120,7 @@ def remove_background() -> Any:
     idem_key = _idempotency_key()
     rt = _rt()
     user_id = current_user_id()
-    _check_queue_depth()
+    queue = pick_queue(rt)  # before reserving: a refused request costs nothing
     job_id, balance_after, replayed = rt.credits.reserve_idempotent(
         user_id, int(get_jwt()["kid"]), params, rt.settings.job_deadline_seconds,
         idem_key, _request_hash(params) if idem_key else None)
@@ -146,7 +133,7 @@ def remove_background() -> Any:
     payload: RemoveBackgroundPayload = {"job_id": str(job_id), **params}  # type: ignore[typeddict-item]
     try:
         rt.celery.send_task(REMOVE_BACKGROUND, args=[payload], task_id=str(job_id),
-                            queue=rt.settings.queue_name)
+                            queue=queue)
     except Exception as exc:  # kombu raises many types; whichever, nothing was queued
         rt.credits.refund(job_id, "enqueue_failed", "could not enqueue")
         raise DependencyDown("The job queue is unavailable; retry later.") from exc

@@ -60,6 +60,8 @@ class Settings:
     # Requests and queueing
     request_timeout_seconds: float = 60.0
     queue_name: str = "segment"
+    # Gateway: queues to send jobs to, in order of preference (empty: QUEUE_NAME).
+    route_queues: str = ""
     queue_max_depth: int = 1000
     job_deadline_seconds: int = 600
     reaper_interval_seconds: float = 30.0
