@@ -32,7 +32,7 @@ REQUIRED_ENV = {
 APP_SERVICES = ("gateway", "worker-cpu", "worker-gpu", "migrate")
 LONG_RUNNING = ("redis", "postgres", "minio", "gateway", "worker-cpu", "worker-gpu")
 SHARED_KEYS = ("DATABASE_URL", "REDIS_URL", "S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY",
-               "JWT_SECRET_KEY", "APP_ENV", "U2NET_HOME", "MODEL_NAME")
+               "JWT_SECRET_KEY", "APP_ENV", "U2NET_HOME", "MODEL_NAME", "ROUTE_QUEUES")
 
 
 def _compose_binary() -> Path:
@@ -129,8 +129,27 @@ def test_app_services_share_one_environment(config: dict) -> None:
     assert gw["JWT_SECRET_KEY"] == REQUIRED_ENV["JWT_SECRET_KEY"]
     assert "@postgres:" in gw["DATABASE_URL"]
     assert gw["REDIS_URL"].startswith("redis://redis:")
-    # Both kinds of worker consume the same queue (for now).
-    assert envs["worker-cpu"]["QUEUE_NAME"] == envs["worker-gpu"]["QUEUE_NAME"] == "segment"
+
+
+def test_workers_consume_separate_queues_the_gateway_routes_to(config: dict) -> None:
+    services = config["services"]
+    route = services["gateway"]["environment"]["ROUTE_QUEUES"].split(",")
+    assert route == ["segment-gpu", "segment-cpu"]  # GPU first
+    cpu = services["worker-cpu"]["environment"]["QUEUE_NAME"]
+    gpu = services["worker-gpu"]["environment"]["QUEUE_NAME"]
+    assert (cpu, gpu) == ("segment-cpu", "segment-gpu")
+    # Every routed queue has its own consumer, and every consumed queue is routed to.
+    assert sorted(route) == sorted({cpu, gpu})
+    # Without the gpu profile the CPU queue, always consumed, is still a route.
+    assert cpu in route
+    for name in ("worker-cpu", "worker-gpu"):
+        # No command override: the image's CMD consumes $QUEUE_NAME, the queue set above.
+        assert not services[name].get("command"), name
+        dockerfile = (DEPLOY / f"Dockerfile.{name}").read_text()
+        cmd = re.findall(r'^CMD \["sh", "-c", "exec celery -A worker\.app worker (.*)"\]$',
+                         dockerfile, re.M)
+        assert len(cmd) == 1, name
+        assert re.search(r'-Q \\"\$\{QUEUE_NAME(:-[a-z-]+)?\}\\"', cmd[0]), cmd
 
 
 def test_minio_root_credentials_are_the_app_credentials(config: dict) -> None:

@@ -4,8 +4,8 @@ Core objects (Deployment, Service, Job, ...) are validated with the Kubernetes J
 bundled in kubernetes-validate, in strict mode (unknown fields are errors), for the oldest and
 newest Kubernetes minor versions this project supports. KEDA's objects have no bundled schema:
 they are checked against a subset of KEDA v2's CRD schema written out below, plus what the
-CRD cannot say (the target exists, the list is the Celery queue, min <= max). Nothing is
-fetched from the network.
+CRD cannot say (the target exists, the list is the Celery queue of the Deployment it scales
+and one the gateway routes to, min <= max). Nothing is fetched from the network.
 """
 
 from __future__ import annotations
@@ -16,11 +16,13 @@ import shutil
 import subprocess
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
+from gateway.routing import route_queues
 from shared.config import ConfigError, Settings
 
 kv = pytest.importorskip("kubernetes_validate", reason="kubernetes-validate (dev extra)")
@@ -115,6 +117,20 @@ def _env(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def _is_keda(obj: dict[str, Any]) -> bool:
     return obj["apiVersion"] == KEDA_API
+
+
+def _queue_name(objects: list[dict[str, Any]], deployment: str) -> str:
+    """The queue a Deployment's pods consume: their QUEUE_NAME, as the app would resolve it."""
+    (container,) = _pod_spec(_get(objects, "Deployment", deployment))["containers"]
+    literal = _env(container).get("QUEUE_NAME", {}).get("value")
+    return literal or _configmap(objects).get(
+        "QUEUE_NAME", Settings.__dataclass_fields__["queue_name"].default)
+
+
+def _route_queues(objects: list[dict[str, Any]]) -> list[str]:
+    """The gateway's queues, in order, via the gateway's own parsing (ROUTE_QUEUES)."""
+    settings = Settings.from_env({**_configmap(objects), "APP_ENV": "development"})
+    return route_queues(SimpleNamespace(settings=settings))  # type: ignore[arg-type]
 
 
 # --- validators --------------------------------------------------------------------------------
@@ -291,7 +307,7 @@ def keda_problems(objects: list[dict[str, Any]]) -> list[str]:
     secrets = {o["metadata"]["name"]: {**o.get("data", {}), **o.get("stringData", {})}
                for o in _of_kind(objects, "Secret")}
     services = {o["metadata"]["name"]: o for o in _of_kind(objects, "Service")}
-    queue = _configmap(objects)["QUEUE_NAME"]
+    routed = _route_queues(objects)
     redis_url = urlsplit(_secret(objects)["REDIS_URL"])
     for so in (o for o in keda if o["kind"] == "ScaledObject"):
         name, spec = so["metadata"]["name"], so["spec"]
@@ -307,9 +323,14 @@ def keda_problems(objects: list[dict[str, Any]]) -> list[str]:
             problems.append(f"{name}: no redis trigger")
         for trigger in redis:
             meta = trigger["metadata"]
-            if meta["listName"] != queue:
-                problems.append(f"{name}: listName {meta['listName']!r} is not QUEUE_NAME "
-                                f"{queue!r}")
+            if ref["name"] in deployments:
+                queue = _queue_name(objects, ref["name"])
+                if meta["listName"] != queue:
+                    problems.append(f"{name}: listName {meta['listName']!r} is not QUEUE_NAME "
+                                    f"{queue!r} of Deployment {ref['name']}")
+            if meta["listName"] not in routed:
+                problems.append(f"{name}: listName {meta['listName']!r} is not in "
+                                f"ROUTE_QUEUES {routed}")
             if int(meta["listLength"]) < 1:
                 problems.append(f"{name}: listLength must be at least 1")
             host, _, port = meta.get("address", "").rpartition(":")
@@ -411,13 +432,16 @@ def test_broken_core_manifest_fails(case: str) -> None:
 
 # case: (text of keda.yaml to replace, replacement, what the error must mention)
 KEDA_BREAKAGES = {
-    "misspelt-trigger-key": ("        listName: segment\n", "        listname: segment\n",
-                             "'listname'"),
-    "list-is-not-the-queue": ("        listName: segment\n", "        listName: celery\n",
-                              "QUEUE_NAME"),
+    "misspelt-trigger-key": ("        listName: segment-gpu\n",
+                             "        listname: segment-gpu\n", "'listname'"),
+    # Routed to, but the other Deployment's queue: this one would scale on the wrong backlog.
+    "list-is-not-the-targets-queue": ("        listName: segment-gpu\n",
+                                      "        listName: segment-cpu\n", "QUEUE_NAME"),
+    "list-is-no-workers-queue": ("        listName: segment-cpu\n", "        listName: segment\n",
+                                 "QUEUE_NAME"),
     "unknown-spec-field": ("  pollingInterval: 10\n", "  pollingIntervall: 10\n",
                            "pollingIntervall"),
-    "min-above-max": ("  minReplicaCount: 0\n", "  minReplicaCount: 9\n", "> maxReplicaCount"),
+    "min-above-max": ("  minReplicaCount: 1\n", "  minReplicaCount: 9\n", "> maxReplicaCount"),
     "target-does-not-exist": ("    name: worker-gpu\n", "    name: worker-gpus\n",
                               "scaleTargetRef"),
     "replicas-wrong-type": ("  maxReplicaCount: 4\n", '  maxReplicaCount: "4"\n',
@@ -438,6 +462,24 @@ def test_broken_keda_manifest_fails(objects: list[dict[str, Any]], case: str) ->
     broken = [o for o in objects if not _is_keda(o)] + _load_text(text.replace(old, new, 1))
     problems = keda_problems(broken)
     assert problems, f"{case} passed validation"
+    assert mention in problems[0], problems
+
+
+@pytest.mark.parametrize(("old", "new", "mention"), [
+    # A worker's queue the gateway never sends to: its pods and ScaledObject sit idle.
+    ('  ROUTE_QUEUES: "segment-gpu,segment-cpu"\n', '  ROUTE_QUEUES: "segment-gpu"\n',
+     "ROUTE_QUEUES"),
+    # Empty ROUTE_QUEUES = QUEUE_NAME alone, the default "segment", which no worker consumes.
+    ('  ROUTE_QUEUES: "segment-gpu,segment-cpu"\n', '  ROUTE_QUEUES: ""\n', "ROUTE_QUEUES"),
+], ids=["queue-not-routed", "routes-empty"])
+def test_unrouted_worker_queue_fails(objects: list[dict[str, Any]], old: str, new: str,
+                                     mention: str) -> None:
+    text = (K8S / "config.yaml").read_text()
+    assert old in text, old
+    broken = [o for o in objects if o["kind"] != "ConfigMap"] + _load_text(
+        text.replace(old, new, 1))
+    problems = keda_problems(broken)
+    assert problems, "an unrouted worker queue passed validation"
     assert mention in problems[0], problems
 
 
@@ -496,7 +538,9 @@ def test_configmap_holds_known_settings(objects: list[dict[str, Any]]) -> None:
     config = _configmap(objects)
     assert set(config) <= SETTINGS_ENV, set(config) - SETTINGS_ENV
     assert config["APP_ENV"] == "production"
-    assert config["QUEUE_NAME"] == "segment"
+    # GPU first; each worker Deployment sets its own QUEUE_NAME, so no shared default here.
+    assert config["ROUTE_QUEUES"] == "segment-gpu,segment-cpu"
+    assert "QUEUE_NAME" not in config
     assert config["MODEL_NAME"] == "u2netp"
     assert config["U2NET_HOME"] == "/models"
     for key in ("S3_ENDPOINT", "S3_BUCKET", "REQUEST_TIMEOUT_SECONDS"):
@@ -537,7 +581,11 @@ def test_settings_accept_the_config_and_refuse_the_placeholders(
     filled = {key: value.replace("CHANGE_ME_JWT_SECRET_KEY", "k" * 48)
               for key, value in secret.items()}
     settings = Settings.from_env({**config, **filled})
-    assert settings.queue_name == config["QUEUE_NAME"]
+    assert settings.route_queues == config["ROUTE_QUEUES"]
+    for name in ("worker-cpu", "worker-gpu"):
+        (container,) = _pod_spec(_get(objects, "Deployment", name))["containers"]
+        worker_env = {**config, **filled, "QUEUE_NAME": _env(container)["QUEUE_NAME"]["value"]}
+        assert Settings.from_env(worker_env).queue_name == _queue_name(objects, name)
     assert settings.app_env == "production"
     assert settings.task_soft_time_limit < settings.task_time_limit
 
@@ -605,14 +653,28 @@ def test_workers_scale_independently_on_the_queue(objects: list[dict[str, Any]])
     scaled = {o["spec"]["scaleTargetRef"]["name"]: o["spec"]
               for o in objects if o["kind"] == "ScaledObject"}
     assert set(scaled) == {"worker-cpu", "worker-gpu"}
-    # GPU nodes are released when idle; one CPU worker stays, which keeps /readyz (and so
-    # the gateway) ready.
-    assert scaled["worker-gpu"]["minReplicaCount"] == 0
+    # One GPU worker stays so that routing (live workers first) really is GPU first; one CPU
+    # worker stays, which keeps /readyz (and so the gateway) ready.
+    assert scaled["worker-gpu"]["minReplicaCount"] >= 1
     assert scaled["worker-cpu"]["minReplicaCount"] >= 1
     for spec in scaled.values():
         assert spec["maxReplicaCount"] >= 1
         assert [t["type"] for t in spec["triggers"]] == ["redis"]
         assert spec.get("cooldownPeriod", 300) > 0
+
+
+def test_workers_consume_separate_routed_queues(objects: list[dict[str, Any]]) -> None:
+    queues = {name: _queue_name(objects, name) for name in ("worker-cpu", "worker-gpu")}
+    assert queues == {"worker-cpu": "segment-cpu", "worker-gpu": "segment-gpu"}
+    routed = _route_queues(objects)
+    assert routed == ["segment-gpu", "segment-cpu"]
+    # Every routed queue has a consumer, and every consumer's queue is routed to.
+    assert sorted(routed) == sorted(queues.values())
+    # Each ScaledObject watches the queue of the Deployment it scales.
+    for so in (o for o in objects if o["kind"] == "ScaledObject"):
+        target = so["spec"]["scaleTargetRef"]["name"]
+        lists = [t["metadata"]["listName"] for t in so["spec"]["triggers"]]
+        assert lists == [queues[target]], (so["metadata"]["name"], lists)
 
 
 def test_workers_consume_the_queue_with_the_images_entrypoint(
