@@ -1,9 +1,10 @@
 """Which queue a new job goes to: GPU and CPU workers consume separate queues and scale apart.
 
 ROUTE_QUEUES lists the queues in order of preference (e.g. "segment-gpu,segment-cpu"); empty
-means QUEUE_NAME alone. A job goes to the first queue that is below QUEUE_MAX_DEPTH and has a
-live worker; if none has a live worker (a GPU pool scaled to zero, say), to the first queue
-below the bound, whose autoscaler then wakes its workers. All full: 503 with Retry-After.
+means QUEUE_NAME alone. While any listed queue has a live worker, a job goes to the first live
+queue below QUEUE_MAX_DEPTH: never to a queue nobody consumes, where it would only wait for its
+deadline. When no queue has a live worker (every pool scaled to zero), it goes to the first
+queue below the bound, whose autoscaler then wakes its workers. All full: 503 + Retry-After.
 """
 
 from __future__ import annotations
@@ -60,4 +61,13 @@ def pick_queue(rt: Runtime) -> str:
         err = Overloaded("The queue is full; retry later.", queue_depth=min(depths))
         err.headers = {"Retry-After": "5"}
         raise err
-    return next((q for q in open_queues if q in live), open_queues[0])
+    if not live.intersection(queues):
+        return open_queues[0]  # nobody is up: queue it where the autoscaler will look first
+    choice = next((q for q in open_queues if q in live), None)
+    if choice is None:
+        err = Overloaded("Every worker's queue is full; retry later.",
+                         queue_depth=min(d for q, d in zip(queues, depths, strict=True)
+                                         if q in live))
+        err.headers = {"Retry-After": "5"}
+        raise err
+    return choice

@@ -40,7 +40,9 @@ def test_a_queue_with_a_live_worker_is_preferred(route_rt):
     route_rt.redis.set(f"{HEARTBEAT_PREFIX}fake:1", json.dumps({"queue": "q-cpu"}), ex=30)
     assert routing.pick_queue(route_rt) == "q-cpu"
     route_rt.redis.rpush("q-cpu", "x", "x")
-    assert routing.pick_queue(route_rt) == "q-gpu"  # the live one is full: next open one
+    # The live queue is full: 503, not a queue nobody consumes (q-gpu has room but no worker).
+    with pytest.raises(Overloaded):
+        routing.pick_queue(route_rt)
 
 
 def test_jobs_reach_the_live_worker_through_the_api(settings, rt, images, worker):
