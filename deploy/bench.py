@@ -166,7 +166,7 @@ class Stack:
             "INPUT_ALLOW_NETWORKS": "127.0.0.1/32", "REQUEST_TIMEOUT_SECONDS": "120",
             "ORT_INTRA_OP_THREADS": os.environ.get("BENCH_ORT_THREADS", "1"),
             "GUNICORN_WORKERS": "2", "GUNICORN_THREADS": "32",
-            "QUEUE_MAX_DEPTH": "100000",
+            "QUEUE_MAX_DEPTH": "100000", "WORKER_METRICS_PORT": "0",
         }
         for name in ("PNG_COMPRESS_LEVEL",):
             if name in os.environ:

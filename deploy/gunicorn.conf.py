@@ -7,6 +7,9 @@ small CPU node. Gunicorn reads this file as plain Python: module-level names are
 from __future__ import annotations
 
 import os
+from typing import Any
+
+from shared.logs import gunicorn_logconfig
 
 
 def _int(name: str, default: int) -> int:
@@ -38,6 +41,9 @@ keepalive = 5
 # Logs to stdout/stderr for the container runtime to collect.
 accesslog = "-"
 errorlog = "-"
+# ...as JSON lines on stderr (shared/logs.py): the app's, gunicorn's and the access log
+# (method, path without query string, status, duration, request id; never headers).
+logconfig_dict = gunicorn_logconfig("INFO")
 
 # Recycle each worker process after ~10k requests (jittered so they don't all restart at
 # once) to bound slow memory growth in long-lived processes.
@@ -48,3 +54,38 @@ max_requests_jitter = 1000
 # disk-backed temp file can stall or fail, and the arbiter would then kill healthy workers.
 _SHM = "/dev/shm"  # noqa: S108 - gunicorn's documented choice; holds only heartbeat files
 worker_tmp_dir = _SHM if os.path.isdir(_SHM) else None
+
+
+# -- hooks --------------------------------------------------------------------------------------
+# Prometheus multiprocess mode: each worker process writes its metrics to files in one
+# directory, and /metrics (any worker) adds them all up. The arbiter sets the directory before
+# it forks a worker, and before any prometheus_client import. In a hook, not at module level:
+# this file is also read by tools and tests that must not get that side effect.
+def on_starting(server: Any) -> None:
+    from shared import multiproc
+
+    path = multiproc.prepare("gateway")
+    multiproc.wipe_stale(path)  # counts of a previous run in a configured directory
+    server.log.info("prometheus multiprocess directory: %s", path)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    # A dead worker's requests_waiting must not stay in the sum (livesum gauges).
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+# Log context (request id, user, job) is bound by the app per request, in the request's thread;
+# it is cleared here, after gunicorn wrote the access line, so that line carries it too and the
+# thread's next request starts clean.
+def pre_request(worker: Any, req: Any) -> None:
+    from shared import logs
+
+    logs.clear()
+
+
+def post_request(worker: Any, req: Any, environ: Any, resp: Any) -> None:
+    from shared import logs
+
+    logs.clear()

@@ -66,8 +66,14 @@ def validate(body: Any) -> dict[str, Any]:
     url = body.get("input_image")
     if not isinstance(url, str) or not url.strip():
         raise InvalidParameter("input_image", "'input_image' is required: the URL of the image.")
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > MAX_URL_LENGTH:
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname
+    except ValueError:  # an unclosed or invalid '[...]' host
+        host = None
+    # Control characters (NUL) and lone surrogates are no URL, and PostgreSQL cannot store them.
+    if (not host or parts.scheme not in ("http", "https") or len(url) > MAX_URL_LENGTH
+            or not url.strip().isprintable()):
         raise InvalidParameter("input_image", "'input_image' must be an http or https URL.")
     fmt = body.get("output_format")
     fmt = "png" if fmt is None else fmt

@@ -36,13 +36,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["bgr"] = Runtime(settings)
 
     jwt = JWTManager(app)
-    from gateway import admin, api, auth, health, ratelimit
+    from gateway import admin, api, auth, health, observability, openapi, ratelimit
 
     auth.register_jwt_callbacks(jwt)
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(openapi.bp)
     app.cli.add_command(admin.admin_cli)
+    observability.init_app(app)  # /metrics; times, counts and log ids of every request
     ratelimit.init_app(app)
     _bound_streamed_bodies(app, settings.max_request_bytes)
     _register_error_handlers(app)

@@ -31,7 +31,10 @@ def _hash_secret(secret: str) -> str:
 def split_key(api_key: str) -> tuple[str, str]:
     """Split "bgr_xxxx.secret" into (prefix, secret); InvalidApiKey for anything else."""
     prefix, dot, secret = api_key.strip().partition(".")
-    if not dot or not prefix.startswith(KEY_PREFIX_TAG) or not secret:
+    # Keys are printable ASCII: anything else (NUL, lone surrogates) is refused before it
+    # reaches PostgreSQL or the hash, which cannot take it.
+    if (not dot or not prefix.startswith(KEY_PREFIX_TAG) or not secret
+            or not api_key.isascii() or not api_key.strip().isprintable()):
         raise InvalidApiKey()
     return prefix, secret
 

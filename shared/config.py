@@ -86,6 +86,9 @@ class Settings:
     task_time_limit: int = 150
     png_compress_level: int = 6
     png_zlib_strategy: str = "rle"
+    # Prometheus endpoint of a worker node (its main process serves every pool child's
+    # metrics); 0 disables it.
+    worker_metrics_port: int = 9808
 
     @property
     def is_development(self) -> bool:
@@ -129,6 +132,8 @@ class Settings:
             raise ConfigError("PNG_ZLIB_STRATEGY must be default, filtered, huffman, rle or fixed")
         if self.rate_limit_per_minute < 0:
             raise ConfigError("RATE_LIMIT_PER_MINUTE must be 0 (off) or positive")
+        if not 0 <= self.worker_metrics_port <= 65535:
+            raise ConfigError("WORKER_METRICS_PORT must be 0 (off) or a port number")
 
 
 def _parse(name: str, type_: Any, raw: str) -> Any:

@@ -37,6 +37,15 @@ return nil
 """
 
 
+def _count(op: str) -> None:
+    """Count one credit operation for Prometheus (reserve, commit, refund, replay)."""
+    # Imported here, not at the top: importing credits must not import prometheus_client,
+    # whose first import fixes multiprocess mode (a worker decides that before; shared.metrics).
+    from shared.metrics import count_credit_op
+
+    count_credit_op(op)
+
+
 def balance_key(user_id: int) -> str:
     """Redis key of a user's live balance."""
     return f"bgr:balance:{user_id}"
@@ -104,6 +113,7 @@ class Credits:
                     if seen is not None and seen["fresh"]:
                         if seen["request_hash"] != request_hash:
                             raise IdempotencyMismatch()
+                        _count("replay")
                         return seen["job_id"], int(seen["credits_after"]), True
                     if seen is not None:  # older than 24 h: the key may be used again
                         conn.execute(q("delete_idempotency_key"),
@@ -130,6 +140,7 @@ class Credits:
                 with contextlib.suppress(redis_lib.RedisError):
                     self._incr(keys=[key], args=[1])
             raise
+        _count("reserve")
         return job_id, int(value), False
 
     def commit(self, job_id: uuid.UUID | str, output_key: str, timings: dict[str, Any]) -> bool:
@@ -144,6 +155,7 @@ class Credits:
             conn.execute(q("ledger_insert"), {
                 "user_id": row["user_id"], "kind": "charge", "amount": -1, "job_id": job_id,
                 "note": None})
+        _count("commit")  # after the transaction: a charge that rolled back is not counted
         return True
 
     def refund(self, job_id: uuid.UUID | str, error_code: str = "refunded",
@@ -167,6 +179,7 @@ class Credits:
                     "user_id": user_id, "kind": "refund", "amount": 1, "job_id": job_id,
                     "note": error_message or None})
             self._redis(self._incr, keys=[balance_key(user_id)], args=[1])
+        _count("refund")
         return True
 
     # -- operators ---------------------------------------------------------------------------

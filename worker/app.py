@@ -1,17 +1,34 @@
-"""The worker entry: `celery -A worker.app worker -Q segment`."""
+"""The worker entry: `celery -A worker.app worker -Q segment`.
+
+Importing it reads the settings and, when the node serves metrics (WORKER_METRICS_PORT), sets
+PROMETHEUS_MULTIPROC_DIR before anything imports prometheus_client: the pool children forked
+later write their metrics there, and this (main) process serves the sum.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import threading
+from pathlib import Path
 
-from celery.signals import worker_process_init, worker_ready, worker_shutting_down
+from celery.signals import (
+    celeryd_init,
+    setup_logging,
+    worker_process_init,
+    worker_ready,
+    worker_shutting_down,
+)
 
+from shared import logs, multiproc
 from shared.config import Settings
-from shared.runtime import Runtime
+from shared.runtime import Runtime  # (imports no prometheus_client: shared.credits counts lazily)
 
 settings = Settings.from_env()
+metrics_dir: Path | None = None
+if settings.worker_metrics_port or os.environ.get(multiproc.ENV):
+    metrics_dir = multiproc.prepare("worker")
+
 runtime = Runtime(settings)
 app = runtime.celery
 app.conf.update(
@@ -22,6 +39,23 @@ app.conf.update(
 
 log = logging.getLogger("worker")
 _stop = threading.Event()
+
+
+@setup_logging.connect
+def _setup_logging(loglevel: int | str | None = None, **_: object) -> None:
+    # A receiver here means Celery leaves logging alone: its own lines reach our JSON handler.
+    logs.configure(loglevel or logging.INFO)
+    # Celery's "Task ... received" is written by the consumer before the job's user is known;
+    # tasks.py logs "job started" with job and user instead.
+    logging.getLogger("celery.worker.strategy").setLevel(logging.WARNING)
+
+
+@celeryd_init.connect
+def _fresh_metrics(**_: object) -> None:
+    # Only a starting worker node may clear the directory (a `celery inspect` importing this
+    # module must not): files of an earlier run would add their counts to ours.
+    if metrics_dir is not None:
+        multiproc.wipe_stale(metrics_dir, keep_pid=os.getpid())
 
 
 @worker_process_init.connect
@@ -40,6 +74,27 @@ def _start_reaper(**_: object) -> None:
     from worker import reaper
 
     reaper.start(Runtime(settings), _stop)
+
+
+@worker_ready.connect
+def _serve_metrics(**_: object) -> None:
+    """Serve every pool child's metrics from this process (children come and go)."""
+    port = settings.worker_metrics_port
+    if not port or metrics_dir is None:
+        return
+    from prometheus_client import CollectorRegistry, start_http_server
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(metrics_dir))
+    try:
+        # Every interface: Prometheus scrapes the pod's IP.
+        start_http_server(port, addr="0.0.0.0", registry=registry)  # noqa: S104
+    except OSError as exc:
+        # A busy port must not stop the node from processing images.
+        log.warning("worker metrics not served", extra={"port": port, "error": str(exc)})
+        return
+    log.info("worker metrics served", extra={"port": port, "path": "/metrics"})
 
 
 @worker_shutting_down.connect

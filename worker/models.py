@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from shared import metrics
 from shared.config import Settings
 
 log = logging.getLogger("worker.models")
@@ -51,7 +52,11 @@ def get_session(settings: Settings) -> Any:
                                f"(active: {active})")
     _INFO.update(model=settings.model_name, providers=active,
                  load_seconds=round(time.perf_counter() - started, 3))
-    log.info("model loaded", extra={"model": settings.model_name, "providers": active})
+    # The first active provider is the one running the model (the rest are fallbacks).
+    metrics.model_loaded(settings.model_name, active[0] if active else "none",
+                         _INFO["load_seconds"])
+    log.info("model loaded", extra={"model": settings.model_name, "providers": active,
+                                    "load_seconds": _INFO["load_seconds"]})
     _SESSION = session
     return session
 

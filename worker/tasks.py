@@ -8,7 +8,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import task_postrun, task_prerun
 
+from shared import logs, metrics
 from shared.errors import ApiError, ProcessingFailed, ProcessingTimeout
 from shared.runtime import Runtime
 from shared.storage import output_key
@@ -26,7 +28,7 @@ T = TypeVar("T")
 
 
 class Stopwatch:
-    """Seconds spent per pipeline stage, for the job record."""
+    """Seconds spent per pipeline stage, for the job record and the stage histograms."""
 
     def __init__(self) -> None:
         self.timings: dict[str, float] = {}
@@ -44,7 +46,10 @@ def process(rt: Runtime, payload: RemoveBackgroundPayload) -> JobResult:
     job_id = payload["job_id"]
     job = rt.db.one("job_started", job_id=job_id)
     if job is None:
+        metrics.observe_task("skipped", {})
         return _already_closed(rt, job_id)
+    logs.bind(user_id=int(job["user_id"]))
+    log.info("job started")
     watch = Stopwatch()
     settings = rt.settings
     key = output_key(job_id, payload["output_format"])
@@ -65,9 +70,9 @@ def process(rt: Runtime, payload: RemoveBackgroundPayload) -> JobResult:
         if not rt.credits.commit(job_id, key, watch.timings):
             # The reaper failed (and refunded) this job meanwhile: no output without a charge.
             rt.storage.delete(key)
-            return _already_closed(rt, job_id)
-        return {"job_id": job_id, "status": "succeeded", "output_key": key,
-                "timings": watch.timings}
+            return _finished(_already_closed(rt, job_id), watch)
+        return _finished({"job_id": job_id, "status": "succeeded", "output_key": key,
+                          "timings": watch.timings}, watch)
     except SoftTimeLimitExceeded:
         return _fail(rt, job_id, ProcessingTimeout(), watch, key if stored else None)
     except ApiError as err:
@@ -86,13 +91,25 @@ def _fail(rt: Runtime, job_id: str, err: ApiError, watch: Stopwatch,
         except ApiError:
             log.warning("could not delete output of failed job", extra={"job_id": job_id})
     rt.credits.refund(job_id, err.code, err.message, watch.timings)
-    return {"job_id": job_id, "status": "failed",
-            "error": {"code": err.code, "message": err.message}, "timings": watch.timings}
+    return _finished({"job_id": job_id, "status": "failed",
+                      "error": {"code": err.code, "message": err.message},
+                      "timings": watch.timings}, watch)
+
+
+def _finished(result: JobResult, watch: Stopwatch) -> JobResult:
+    """Count a job that ran (outcome, failure code, stage times) and log one line for it."""
+    code = (result.get("error") or {}).get("code") if result["status"] != "succeeded" else None
+    metrics.observe_task(result["status"], watch.timings, code)
+    log.info("job %s", result["status"],
+             extra={"status": result["status"], "error_code": code, "timings": watch.timings})
+    return result
 
 
 def _already_closed(rt: Runtime, job_id: str) -> JobResult:
     """A redelivered or reaped job: report what the database already says."""
     job = rt.db.one("get_job", job_id=job_id)
+    if job:
+        logs.bind(user_id=int(job["user_id"]))
     if job and job["status"] == "succeeded":
         return {"job_id": job_id, "status": "succeeded", "output_key": job["output_key"]}
     code = (job and job["error_code"]) or "processing_failed"
@@ -104,6 +121,25 @@ def _already_closed(rt: Runtime, job_id: str) -> JobResult:
 def remove_background(payload: RemoveBackgroundPayload) -> JobResult:
     """Celery wiring: process, then publish the result for the waiting gateway thread."""
     rt = worker_app.runtime
-    result = process(rt, payload)
+    try:
+        result = process(rt, payload)
+    except Exception:
+        # Nothing recorded (the database or Redis failed under the job): Celery logs it and
+        # the reaper refunds it later; count it next to the recorded failures.
+        metrics.observe_task("error", {}, "unhandled")
+        raise
     publish_result(rt.redis, result)
     return result
+
+
+# The job id on every line of a task, Celery's own "succeeded" / "raised" lines included: they
+# are written between these two signals, in the process and thread that runs the task.
+@task_prerun.connect
+def _bind_job(task: Any = None, args: Any = None, **_: Any) -> None:
+    if getattr(task, "name", None) == REMOVE_BACKGROUND and args and isinstance(args[0], dict):
+        logs.bind(job_id=str(args[0].get("job_id")))
+
+
+@task_postrun.connect
+def _unbind_job(**_: Any) -> None:
+    logs.clear()  # the pool process runs other jobs next

@@ -51,7 +51,7 @@ class PrivateStack:
             "U2NET_HOME": os.environ.get("U2NET_HOME", str(REPO / ".models")),
             "INPUT_ALLOW_NETWORKS": "127.0.0.0/8", "INPUT_CONNECT_TIMEOUT": "2",
             "INPUT_READ_TIMEOUT": "5", "REAPER_INTERVAL_SECONDS": "1",
-            "ORT_INTRA_OP_THREADS": "1", **self.extra_env,
+            "ORT_INTRA_OP_THREADS": "1", "WORKER_METRICS_PORT": "0", **self.extra_env,
         }
         self.settings = Settings.from_env(self.env)
         migrate(self.settings.database_url)
