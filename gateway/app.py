@@ -105,7 +105,10 @@ def _register_error_handlers(app: Flask) -> None:
                                              413: PayloadTooLarge}
         cls = mapped.get(exc.code or 500)
         if cls is not None:
-            return error_response(cls())
+            err = cls()
+            if exc.code == 405 and getattr(exc, "valid_methods", None):
+                err.headers = {"Allow": ", ".join(exc.valid_methods)}  # RFC 9110 requires it
+            return error_response(err)
         err = ApiError(exc.description or exc.name)
         err.status = exc.code or 500
         err.code = (exc.name or "error").lower().replace(" ", "_")

@@ -58,6 +58,20 @@ def _fresh_metrics(**_: object) -> None:
         multiproc.wipe_stale(metrics_dir, keep_pid=os.getpid())
 
 
+@celeryd_init.connect
+def _refuse_misconfiguration(**_: object) -> None:
+    # Before the pool forks: a missing model or an inactive provider stops the node with a
+    # clear message and a non-zero exit, instead of children failing one after another.
+    from worker import models
+
+    try:
+        info = models.check_startup(settings)
+    except models.ModelUnavailable as exc:
+        log.critical("worker refuses to start: %s", exc)
+        raise SystemExit(3) from exc  # SystemExit passes Celery's signal error handling
+    log.info("model and provider checked", extra=info)
+
+
 @worker_process_init.connect
 def _init_child(**_: object) -> None:
     # A forked child must not reuse the parent's sockets: start with fresh clients.

@@ -61,6 +61,30 @@ def get_session(settings: Settings) -> Any:
     return session
 
 
+def check_startup(settings: Settings) -> dict[str, Any]:
+    """Refuse to run a worker that would not do what it is configured for.
+
+    Weights must be present, and the first configured execution provider must be available
+    and active in a real session: a worker set up for CUDA that would silently run on the CPU
+    (onnxruntime only warns) is a misconfiguration, not a fallback.
+    """
+    import onnxruntime as ort
+
+    wanted = [p.strip() for p in settings.ort_providers.split(",") if p.strip()]
+    available = ort.get_available_providers()
+    if wanted and wanted[0] not in available:
+        raise ModelUnavailable(f"execution provider {wanted[0]} is not available in this "
+                               f"onnxruntime build (available: {available})")
+    global _SESSION
+    get_session(settings)  # loads the weights and checks the provider is active
+    info = session_info()
+    # Drop it: an onnxruntime session must not cross a fork (its thread pool stays behind);
+    # each pool child loads its own.
+    _SESSION = None
+    _INFO.clear()
+    return info
+
+
 def session_info() -> dict[str, Any]:
     """Model name, active providers and load time of this process's session (empty before)."""
     return dict(_INFO)

@@ -45,6 +45,7 @@ def test_unknown_route_and_wrong_method_are_json(client):
     assert resp.get_json()["error"]["code"] == "not_found"
     resp = client.get("/api/token")
     assert resp.status_code == 405
+    assert "POST" in resp.headers["Allow"]
     assert resp.get_json() == {"success": False, "message": "Method not allowed.",
                                "error": {"code": "method_not_allowed"}}
 
