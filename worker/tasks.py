@@ -42,12 +42,14 @@ class Stopwatch:
 
 
 def process(rt: Runtime, payload: RemoveBackgroundPayload) -> JobResult:
-    """Run one job end to end; idempotent when redelivered (same key, charge once)."""
+    """Run one job end to end and publish its result; idempotent when redelivered."""
     job_id = payload["job_id"]
     job = rt.db.one("job_started", job_id=job_id)
     if job is None:
         metrics.observe_task("skipped", {})
-        return _already_closed(rt, job_id)
+        result = _already_closed(rt, job_id)
+        publish_result(rt.redis, result)
+        return result
     logs.bind(user_id=int(job["user_id"]))
     log.info("job started")
     watch = Stopwatch()
@@ -70,9 +72,9 @@ def process(rt: Runtime, payload: RemoveBackgroundPayload) -> JobResult:
         if not rt.credits.commit(job_id, key, watch.timings):
             # The reaper failed (and refunded) this job meanwhile: no output without a charge.
             rt.storage.delete(key)
-            return _finished(_already_closed(rt, job_id), watch)
-        return _finished({"job_id": job_id, "status": "succeeded", "output_key": key,
-                          "timings": watch.timings}, watch)
+            return _finished(rt, _already_closed(rt, job_id), watch)
+        return _finished(rt, {"job_id": job_id, "status": "succeeded", "output_key": key,
+                              "timings": watch.timings}, watch)
     except SoftTimeLimitExceeded:
         return _fail(rt, job_id, ProcessingTimeout(), watch, key if stored else None)
     except ApiError as err:
@@ -91,13 +93,16 @@ def _fail(rt: Runtime, job_id: str, err: ApiError, watch: Stopwatch,
         except ApiError:
             log.warning("could not delete output of failed job", extra={"job_id": job_id})
     rt.credits.refund(job_id, err.code, err.message, watch.timings)
-    return _finished({"job_id": job_id, "status": "failed",
-                      "error": {"code": err.code, "message": err.message},
-                      "timings": watch.timings}, watch)
+    return _finished(rt, {"job_id": job_id, "status": "failed",
+                          "error": {"code": err.code, "message": err.message},
+                          "timings": watch.timings}, watch)
 
 
-def _finished(result: JobResult, watch: Stopwatch) -> JobResult:
-    """Count a job that ran (outcome, failure code, stage times) and log one line for it."""
+def _finished(rt: Runtime, result: JobResult, watch: Stopwatch) -> JobResult:
+    """Tell the waiting request first, then count the job and log one line for it."""
+    # Published here, while the caller's frame still holds the images: freeing ~100 MB of
+    # pixels of a large photo would otherwise delay the answer (measured ~10 ms at 12 MP).
+    publish_result(rt.redis, result)
     code = (result.get("error") or {}).get("code") if result["status"] != "succeeded" else None
     metrics.observe_task(result["status"], watch.timings, code)
     log.info("job %s", result["status"],
@@ -119,17 +124,15 @@ def _already_closed(rt: Runtime, job_id: str) -> JobResult:
 
 @worker_app.app.task(name=REMOVE_BACKGROUND)
 def remove_background(payload: RemoveBackgroundPayload) -> JobResult:
-    """Celery wiring: process, then publish the result for the waiting gateway thread."""
+    """Celery wiring: process (which publishes the result for the waiting gateway thread)."""
     rt = worker_app.runtime
     try:
-        result = process(rt, payload)
+        return process(rt, payload)
     except Exception:
         # Nothing recorded (the database or Redis failed under the job): Celery logs it and
         # the reaper refunds it later; count it next to the recorded failures.
         metrics.observe_task("error", {}, "unhandled")
         raise
-    publish_result(rt.redis, result)
-    return result
 
 
 # The job id on every line of a task, Celery's own "succeeded" / "raised" lines included: they
