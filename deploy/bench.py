@@ -28,6 +28,7 @@ import requests
 
 from deploy.localstack import (
     REPO,
+    BlobServer,
     S3Ports,
     Services,
     child_pids,
@@ -329,35 +330,6 @@ def peer_caller(url: str, image: bytes) -> Callable[[], tuple[bool, dict]]:
 
 
 # -- orchestration ----------------------------------------------------------------------------
-class ImageHost:
-    """Serves the benchmark images on loopback (the API fetches its input by URL)."""
-
-    def __init__(self, files: dict[str, bytes]) -> None:
-        import http.server
-
-        blobs = {f"/{k}.jpg": v for k, v in files.items()}
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                body = blobs.get(self.path)
-                if body is None:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "image/jpeg")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-
 def machine() -> dict:
     model = next((line.split(":", 1)[1].strip() for line in
                   Path("/proc/cpuinfo").read_text().splitlines()
@@ -372,7 +344,8 @@ def bench_api(images: dict[str, bytes], sizes: list[str], levels: list[int],
     from gateway.admin import create_user_with_key
     from shared.runtime import Runtime
 
-    host = ImageHost(images)
+    host = BlobServer()
+    urls = {size: host.add(f"{size}.jpg", body) for size, body in images.items()}
     stack = Stack()
     runs: list[Run] = []
     try:
@@ -384,7 +357,7 @@ def bench_api(images: dict[str, bytes], sizes: list[str], levels: list[int],
         token = requests.post(f"{stack.url}/api/token", json={"key": key},
                               timeout=10).json()["access_token"]
         for size in sizes:
-            call = api_caller(stack, token, f"{host.base}/{size}.jpg")
+            call = api_caller(stack, token, urls[size])
             load(call, 2, 60, 4)  # warm every worker child on this size
             for clients in levels:
                 say(f"API {size}, {clients} client(s), {seconds[size]:.0f} s")
@@ -395,7 +368,7 @@ def bench_api(images: dict[str, bytes], sizes: list[str], levels: list[int],
                 runs.append(run)
         if not QUICK:
             say("API memory: 500 images of 1024x1024 at 4 clients, RSS after 50 and after 500")
-            call = api_caller(stack, token, f"{host.base}/1024x1024.jpg")
+            call = api_caller(stack, token, urls["1024x1024"])
             # Fresh worker children: restart is not needed; measure growth from here.
             load(call, 4, 600, 50)
             after_50 = stack.worker_rss_mb()
@@ -406,7 +379,7 @@ def bench_api(images: dict[str, bytes], sizes: list[str], levels: list[int],
                 "growth": round(after_500 / after_50 - 1, 3)}))
     finally:
         stack.stop()
-        host.httpd.shutdown()
+        host.close()
     return runs
 
 

@@ -345,3 +345,52 @@ def rss_kb(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
+
+
+class BlobServer:
+    """Serves registered byte strings on 127.0.0.1: the input image hosts of tests and bench."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.files: dict[str, tuple[bytes, str, float]] = {}
+        self.hits: dict[str, threading.Event] = {}
+        files, hits = self.files, self.hits
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                path = self.path.split("?")[0]
+                entry = files.get(path)
+                if entry is None:
+                    self.send_error(404)
+                    return
+                hits[path].set()
+                body, ctype, delay = entry
+                time.sleep(delay)
+                self.send_response(200)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def add(self, name: str, body: bytes, content_type: str = "image/jpeg",
+            delay: float = 0.0) -> str:
+        """Serve body at /name (after `delay` seconds); return its URL."""
+        import threading
+
+        self.files[f"/{name}"] = (body, content_type, delay)
+        self.hits.setdefault(f"/{name}", threading.Event())
+        return f"http://127.0.0.1:{self.port}/{name}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import http.server
 import os
 import shutil
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,6 +15,7 @@ import redis as redis_lib
 
 from deploy.localstack import (
     REPO,
+    BlobServer,
     Managed,
     S3Ports,
     Services,
@@ -140,42 +139,7 @@ def user(rt: Runtime) -> dict:
 
 
 # -- an HTTP server for input images ----------------------------------------------------------
-class ImageServer:
-    """Serves registered byte strings on 127.0.0.1 (a stand-in for customers' image hosts)."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, tuple[bytes, str]] = {}
-        files = self.files
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                entry = files.get(self.path.split("?")[0])
-                if entry is None:
-                    self.send_error(404)
-                    return
-                body, ctype = entry
-                self.send_response(200)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def add(self, name: str, body: bytes, content_type: str = "image/jpeg") -> str:
-        self.files[f"/{name}"] = (body, content_type)
-        return f"http://127.0.0.1:{self.port}/{name}"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+ImageServer = BlobServer  # stands in for customers' image hosts
 
 
 @pytest.fixture(scope="session")

@@ -66,8 +66,7 @@ def assert_books_balance(rt, user_id: int, granted: int) -> None:
 
 def test_kill_9_worker_mid_task_redelivers_and_charges_once(private_stack, images):
     stack = private_stack
-    slow = SlowImage(small_jpeg(1), delay=3.0)
-    url = slow.url
+    url = images.add("slow-kill.jpg", small_jpeg(1), delay=3.0)
     app = stack.app()
     client = app.test_client()
     u = make_user(stack.rt, credits=3)
@@ -82,7 +81,7 @@ def test_kill_9_worker_mid_task_redelivers_and_charges_once(private_stack, image
         rows = stack.rt.db.all("recent_jobs", user_id=u["user_id"], limit=1)
         job = rows[0] if rows else None
         time.sleep(0.05)
-    slow.first_hit.wait(10)  # the child is inside the fetch now
+    images.hits["/slow-kill.jpg"].wait(10)  # the child is inside the fetch now
     victims = stack.worker_children()
     assert victims
     for pid in victims:
@@ -97,33 +96,6 @@ def test_kill_9_worker_mid_task_redelivers_and_charges_once(private_stack, image
     assert resp.get_json()["credits_remaining"] == 2
     assert_books_balance(stack.rt, u["user_id"], 3)
     app.extensions["bgr"].close()
-
-
-class SlowImage:
-    """An image server that waits `delay` seconds before answering (a task we can catch)."""
-
-    def __init__(self, body: bytes, delay: float) -> None:
-        import http.server
-
-        first_hit = self.first_hit = threading.Event()
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                first_hit.set()
-                time.sleep(delay)
-                self.send_response(200)
-                self.send_header("Content-Type", "image/jpeg")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/slow.jpg"
 
 
 def test_s3_down_is_503_and_refunded_then_recovers(private_stack, images):
