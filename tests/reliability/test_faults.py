@@ -197,19 +197,38 @@ def test_redis_restart_during_load(private_stack, images):
 
 
 def test_reaper_fails_and_refunds_overdue_jobs(private_stack):
+    """reap_overdue itself, on a database and Redis db no worker's reaper thread watches."""
+    import dataclasses
+    import uuid as uuid_lib
+
+    import psycopg
+
+    from shared.db import migrate
+    from shared.runtime import Runtime
     from worker.reaper import reap_overdue
 
     stack = private_stack
-    u = make_user(stack.rt, credits=2)
-    job_id, after = stack.rt.credits.reserve_job(
-        u["user_id"], None, {"input_image": "http://x/y.jpg", "output_format": "png"}, 0)
-    assert after == 1
-    time.sleep(0.05)
-    assert reap_overdue(stack.rt) >= 1
-    job = stack.rt.db.one("get_job", job_id=job_id)
-    assert job["status"] == "failed" and job["error_code"] == "timeout"
-    assert stack.rt.credits.balance(u["user_id"]) == 2
-    assert reap_overdue(stack.rt) == 0  # nothing twice
+    name = f"reap_{uuid_lib.uuid4().hex[:8]}"
+    base = stack.settings.database_url.rsplit("/", 1)[0]
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    migrate(f"{base}/{name}")
+    rt = Runtime(dataclasses.replace(stack.settings, database_url=f"{base}/{name}",
+                                     redis_url=stack.settings.redis_url[:-1] + "1"))
+    try:
+        u = make_user(rt, credits=2)
+        job_id, after = rt.credits.reserve_job(
+            u["user_id"], None, {"input_image": "http://x/y.jpg", "output_format": "png"}, 0)
+        assert after == 1
+        time.sleep(0.05)
+        assert reap_overdue(rt) == 1
+        job = rt.db.one("get_job", job_id=job_id)
+        assert job["status"] == "failed" and job["error_code"] == "timeout"
+        assert rt.credits.balance(u["user_id"]) == 2
+        assert reap_overdue(rt) == 0  # nothing twice
+    finally:
+        rt.redis.flushdb()
+        rt.close()
 
 
 def test_the_workers_reaper_thread_runs(private_stack):
