@@ -21,7 +21,7 @@ from gateway.app import create_app
 from shared.config import Settings
 from shared.runtime import Runtime
 from shared.tasks import HEARTBEAT_PREFIX
-from tests.security.util import Recorder, ScriptedServer
+from tests.security.util import ScriptedServer
 
 STRICT_QUEUE = "segment-strict"
 # A loopback address that counts as "public" for the strict worker (Linux routes all 127/8).
@@ -66,20 +66,6 @@ def strict_client(settings: Settings, strict_worker: Managed):
     app.config.update(TESTING=True)
     yield app.test_client()
     app.extensions["bgr"].close()
-
-
-@pytest.fixture()
-def recorder() -> Iterator[Callable[..., Recorder]]:
-    """Factory of connection recorders (127.0.0.1 by default), all closed after the test."""
-    made: list[Recorder] = []
-
-    def make(host: str = "127.0.0.1", port: int = 0) -> Recorder:
-        made.append(Recorder(host, port))
-        return made[-1]
-
-    yield make
-    for rec in made:
-        rec.close()
 
 
 @pytest.fixture()

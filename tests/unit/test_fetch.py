@@ -18,6 +18,7 @@ import pytest
 
 from shared.config import Settings
 from shared.errors import InputRefused, InputTooLarge, InputUnreachable
+from tests.netutil import Recorder
 from worker import fetch
 from worker.fetch import fetch_image
 
@@ -130,45 +131,6 @@ def servers() -> Iterator[tuple[str, str]]:
     for server in (one, two):
         server.shutdown()
         server.server_close()
-
-
-class Recorder:
-    """A listening socket that records (and drops) every connection it accepts."""
-
-    def __init__(self, host: str, port: int = 0) -> None:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.sock = socket.socket(family, socket.SOCK_STREAM)
-        self.sock.bind((host, port))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.accepted: list[Any] = []
-        threading.Thread(target=self._run, daemon=True).start()
-
-    def _run(self) -> None:
-        while True:
-            try:
-                conn, peer = self.sock.accept()
-            except OSError:
-                return  # closed at teardown
-            self.accepted.append(peer)
-            conn.close()
-
-    def close(self) -> None:
-        """Stop listening."""
-        self.sock.close()
-
-
-@pytest.fixture
-def recorder() -> Iterator[Callable[..., Recorder]]:
-    """Factory of Recorders, all closed after the test."""
-    made: list[Recorder] = []
-
-    def make(host: str = "127.0.0.1", port: int = 0) -> Recorder:
-        made.append(Recorder(host, port))
-        return made[-1]
-    yield make
-    for rec in made:
-        rec.close()
 
 
 @pytest.fixture
