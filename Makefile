@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export U2NET_HOME ?= $(CURDIR)/.models
 
-.PHONY: setup run stop test lint fmt migrate bench
+.PHONY: setup run stop test lint fmt migrate bench quality
 
 setup:
 	@bash deploy/setup.sh
@@ -27,3 +27,7 @@ migrate: setup
 
 bench: setup
 	@QUICK=$(QUICK) $(PY) -m deploy.bench
+
+# Cut-out quality on ground truth (DATA=dir of sets with images/ + gt/; default ../shared/quality).
+quality: setup
+	@$(PY) -m deploy.quality $(if $(DATA),--data $(DATA)) $(if $(LIMIT),--limit $(LIMIT))

@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shared.models import queue_for
+
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -297,7 +299,7 @@ def start_gateway(env: dict[str, str], port: int, log_dir: Path) -> Managed:
 def start_worker(env: dict[str, str], log_dir: Path, concurrency: int = 1,
                  name: str = "worker") -> Managed:
     """One Celery worker (prefork, `concurrency` children) consuming the segmentation queue."""
-    queue = env.get("QUEUE_NAME", "segment")
+    queue = queue_for(env.get("QUEUE_NAME", "segment"), env.get("MODEL_NAME", "u2net"))
     argv = [str(VENV_BIN / "celery"), "-A", "worker.app", "worker", "-Q", queue,
             "--concurrency", str(concurrency), "--prefetch-multiplier", "1", "-O", "fair",
             "--loglevel", "INFO", "-n", f"{name}-%h-{os.getpid()}"]

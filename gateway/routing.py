@@ -1,10 +1,12 @@
 """Which queue a new job goes to: GPU and CPU workers consume separate queues and scale apart.
 
-ROUTE_QUEUES lists the queues in order of preference (e.g. "segment-gpu,segment-cpu"); empty
-means QUEUE_NAME alone. While any listed queue has a live worker, a job goes to the first live
-queue below QUEUE_MAX_DEPTH: never to a queue nobody consumes, where it would only wait for its
-deadline. When no queue has a live worker (every pool scaled to zero), it goes to the first
-queue below the bound, whose autoscaler then wakes its workers. All full: 503 + Retry-After.
+ROUTE_QUEUES lists the worker pools in order of preference (e.g. "segment-gpu,segment-cpu");
+empty means QUEUE_NAME alone. Each pool has one queue per model ("segment-cpu.u2net"), and a
+job for a model only goes to that model's queues; the rules apply per model. While any of
+them has a live worker, a job goes to the first live queue below QUEUE_MAX_DEPTH: never to
+a queue nobody consumes, where it would only wait for its deadline. When none has a live
+worker (every pool scaled to zero), it goes to the first queue below the bound, whose
+autoscaler then wakes its workers. All full: 503 + Retry-After.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import time
 import redis as redis_lib
 
 from shared.errors import DependencyDown, Overloaded
+from shared.models import queue_for
 from shared.runtime import Runtime
 from shared.tasks import HEARTBEAT_PREFIX
 
@@ -24,10 +27,16 @@ _cache_lock = threading.Lock()
 _live_cache: dict[int, tuple[float, set[str]]] = {}
 
 
-def route_queues(rt: Runtime) -> list[str]:
-    """The queues the gateway may send to, in order of preference."""
+def route_pools(rt: Runtime) -> list[str]:
+    """The worker pools the gateway may send to, in order of preference."""
     names = [q.strip() for q in rt.settings.route_queues.split(",") if q.strip()]
     return names or [rt.settings.queue_name]
+
+
+def route_queues(rt: Runtime, model: str | None = None) -> list[str]:
+    """The queues for one model (default: every served model), in order of preference."""
+    models = [model] if model else rt.settings.served_models
+    return [queue_for(pool, name) for name in models for pool in route_pools(rt)]
 
 
 def live_queues(rt: Runtime) -> set[str]:
@@ -47,9 +56,9 @@ def live_queues(rt: Runtime) -> set[str]:
     return live
 
 
-def pick_queue(rt: Runtime) -> str:
-    """The queue for a new job; Overloaded when every queue is at its bound."""
-    queues = route_queues(rt)
+def pick_queue(rt: Runtime, model: str | None = None) -> str:
+    """The queue for a new job of model; Overloaded when every queue is at its bound."""
+    queues = route_queues(rt, model or rt.settings.model_name)
     try:
         depths = [rt.redis.llen(q) for q in queues]
         live = live_queues(rt) if len(queues) > 1 else set(queues)

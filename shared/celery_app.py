@@ -14,10 +14,11 @@ def make_celery(settings: Settings) -> Celery:
     app = Celery("bgremove", broker=settings.redis_url, backend=settings.redis_url,
                  set_as_current=False)
     app.conf.update(
-        task_queues=[Queue(settings.queue_name)],
-        task_default_queue=settings.queue_name,
-        task_routes={REMOVE_BACKGROUND: {"queue": settings.queue_name},
-                     REAP_OVERDUE: {"queue": settings.queue_name}},
+        # A worker consumes its pool's queue for its model (the gateway names one per job).
+        task_queues=[Queue(settings.worker_queue)],
+        task_default_queue=settings.worker_queue,
+        task_routes={REMOVE_BACKGROUND: {"queue": settings.worker_queue},
+                     REAP_OVERDUE: {"queue": settings.worker_queue}},
         task_serializer="json", result_serializer="json", accept_content=["json"],
         # A task is acknowledged only once done, and redelivered if its worker dies mid-task;
         # the task is idempotent (fixed output key, charge unique per job).

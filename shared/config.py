@@ -8,6 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from shared.models import MODELS, parse_names, queue_for
+
+REFINERS = ("guided", "none")
+
 DEV_JWT_SECRET = "dev-insecure-jwt-secret-change-me"  # noqa: S105 - refused outside development
 DEV_S3_ACCESS_KEY = "bgr-dev-access"
 DEV_S3_SECRET_KEY = "bgr-dev-secret-key"  # noqa: S105 - refused outside development
@@ -77,8 +81,14 @@ class Settings:
     input_max_redirects: int = 3
     max_image_pixels: int = 50_000_000
 
-    # Worker: model and task limits
-    model_name: str = "u2netp"
+    # Model: the one a worker serves; on the gateway, the default for requests without one.
+    model_name: str = "u2net"
+    # Gateway: the models a request may ask for (deployed workers); empty means MODEL_NAME only.
+    models: str = ""
+    # Worker: alpha refinement after the model ("guided": edges snapped to the photo at full
+    # resolution; "none": the model's map stretched, as rembg does), mirrored second pass.
+    refine: str = "guided"
+    tta_flip: bool = False
     u2net_home: str = os.path.expanduser("~/.u2net")
     ort_providers: str = "CPUExecutionProvider"
     ort_intra_op_threads: int = 0
@@ -89,6 +99,17 @@ class Settings:
     # Prometheus endpoint of a worker node (its main process serves every pool child's
     # metrics); 0 disables it.
     worker_metrics_port: int = 9808
+
+    @property
+    def served_models(self) -> list[str]:
+        """What a request may choose (gateway): MODELS, the default model always among them."""
+        names = parse_names(self.models)
+        return names if self.model_name in names else [self.model_name, *names]
+
+    @property
+    def worker_queue(self) -> str:
+        """The queue this worker consumes: its pool (QUEUE_NAME) for its model."""
+        return queue_for(self.queue_name, self.model_name)
 
     @property
     def is_development(self) -> bool:
@@ -132,6 +153,14 @@ class Settings:
             raise ConfigError("PNG_ZLIB_STRATEGY must be default, filtered, huffman, rle or fixed")
         if self.rate_limit_per_minute < 0:
             raise ConfigError("RATE_LIMIT_PER_MINUTE must be 0 (off) or positive")
+        if self.model_name not in MODELS:
+            raise ConfigError(f"MODEL_NAME must be one of {', '.join(MODELS)}")
+        try:
+            parse_names(self.models)
+        except ValueError as exc:
+            raise ConfigError(f"MODELS: {exc}") from exc
+        if self.refine not in REFINERS:
+            raise ConfigError(f"REFINE must be one of {', '.join(REFINERS)}")
         if not 0 <= self.worker_metrics_port <= 65535:
             raise ConfigError("WORKER_METRICS_PORT must be 0 (off) or a port number")
 

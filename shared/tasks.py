@@ -23,6 +23,7 @@ class RemoveBackgroundPayload(TypedDict):
     bg_color: str | None
     bg_gradient: str | None
     gradient_direction: str | None
+    model: str  # shared.models name; the queue it came on serves only this model
 
 
 class JobResult(TypedDict, total=False):

@@ -32,7 +32,7 @@ if settings.worker_metrics_port or os.environ.get(multiproc.ENV):
 runtime = Runtime(settings)
 app = runtime.celery
 app.conf.update(
-    # Loading the model in each child at start takes seconds (rembg import, ONNX session).
+    # Loading the model in each child at start takes seconds (weights hash, ONNX session).
     worker_proc_alive_timeout=180,
     worker_max_tasks_per_child=int(os.environ.get("WORKER_MAX_TASKS_PER_CHILD", "1000")),
 )
@@ -79,7 +79,7 @@ def _init_child(**_: object) -> None:
     runtime = Runtime(settings)
     from worker import heartbeat, models
 
-    models.get_session(settings)  # fail fast (and loudly) if weights or provider are missing
+    models.get_segmenter(settings)  # fail fast (and loudly) if weights or provider are missing
     heartbeat.start(runtime, _stop)
 
 

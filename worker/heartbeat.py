@@ -19,7 +19,8 @@ INTERVAL_SECONDS = 5
 def beat(rt: Runtime) -> None:
     """Write this process's heartbeat once."""
     host, pid = socket.gethostname(), os.getpid()
-    info = {"hostname": host, "pid": pid, "queue": rt.settings.queue_name, **session_info()}
+    info = {"hostname": host, "pid": pid, "queue": rt.settings.worker_queue,
+            "model": rt.settings.model_name, **session_info()}
     rt.redis.set(f"{HEARTBEAT_PREFIX}{host}:{pid}", json.dumps(info), ex=HEARTBEAT_TTL_SECONDS)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import struct
 import warnings
-from typing import Any
 
 import imagecodecs
 import numpy as np
@@ -13,6 +12,8 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from shared.colors import parse_gradient, parse_gradient_direction, parse_hex_color
 from shared.errors import InputTooLarge, InvalidImage, InvalidParameter
+from worker import refine
+from worker.inference import Segmenter
 
 # output_format -> file extension of the stored result.
 EXTENSIONS: dict[str, str] = {"png": "png", "jpg": "jpg", "webp": "webp"}
@@ -88,17 +89,25 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def segment(image: Image.Image, session: Any) -> Image.Image:
-    """Run the rembg session on an RGB image and return its mask (mode "L", same size)."""
-    masks = session.predict(image)
-    if not masks:
-        raise ValueError("the segmentation model returned no mask")
-    mask = masks[0]
-    if mask.mode != "L":
-        mask = mask.convert("L")
-    if mask.size != image.size:
-        mask = mask.resize(image.size, Image.Resampling.LANCZOS)
-    return mask
+def segment(image: Image.Image, segmenter: Segmenter, refine_mode: str = "guided",
+            flip: bool = False) -> Image.Image:
+    """The subject's alpha for an RGB image (mode "L", same size).
+
+    refine_mode "guided" snaps the model's low-resolution map to the photo's edges at full
+    resolution (worker/refine.py); "none" does what rembg does (8-bit map, Lanczos stretch),
+    so that its output matches rembg.remove()'s. flip also runs the mirrored photo and
+    averages the two maps (test-time augmentation).
+    """
+    prob = segmenter.probability(image, flip=flip)
+    if refine_mode == "guided":
+        return Image.fromarray(to_uint8(refine.refine(image, prob)), "L")
+    small = Image.fromarray((np.clip(prob, 0.0, 1.0) * 255).astype(np.uint8), "L")
+    return small.resize(image.size, Image.Resampling.LANCZOS)
+
+
+def to_uint8(alpha: np.ndarray) -> np.ndarray:
+    """Alpha in [0, 1] to 0..255, rounded."""
+    return np.rint(np.clip(alpha, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 def composite(image: Image.Image, mask: Image.Image, bg_color: str | None,

@@ -59,8 +59,9 @@ def process(rt: Runtime, payload: RemoveBackgroundPayload) -> JobResult:
     try:
         data = watch.run("fetch", fetch.fetch_image, payload["input_image"], settings)
         image = watch.run("decode", pipeline.decode, data, settings.max_image_pixels)
-        session = models.get_session(settings)
-        mask = watch.run("segment", pipeline.segment, image, session)
+        segmenter = models.get_segmenter(settings)
+        mask = watch.run("segment", pipeline.segment, image, segmenter, settings.refine,
+                         settings.tta_flip)
         out = watch.run("composite", pipeline.composite, image, mask, payload["bg_color"],
                         payload["bg_gradient"], payload["gradient_direction"],
                         payload["output_format"])

