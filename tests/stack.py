@@ -53,6 +53,9 @@ def stack_env(services: Services) -> dict[str, str]:
         **services.env(),
         "S3_BUCKET": "test-outputs",
         "U2NET_HOME": os.environ.get("U2NET_HOME", str(REPO / ".models")),
+        # The smallest model keeps the suite fast; u2net (the default) has its own tests.
+        "MODEL_NAME": "u2netp",
+        "MODELS": "u2netp,u2net",
         "INPUT_ALLOW_NETWORKS": "127.0.0.0/8",
         "INPUT_CONNECT_TIMEOUT": "2",
         "INPUT_READ_TIMEOUT": "5",

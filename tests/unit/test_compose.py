@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from shared.models import queue_for
+
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,7 +127,7 @@ def test_app_services_share_one_environment(config: dict) -> None:
     assert gw["APP_ENV"] == "production"
     assert gw["S3_ENDPOINT"] == "minio:9000"
     assert gw["U2NET_HOME"] == "/models"
-    assert gw["MODEL_NAME"] == "u2netp"
+    assert gw["MODEL_NAME"] == "u2net" and gw["MODELS"] == "u2net"
     assert gw["JWT_SECRET_KEY"] == REQUIRED_ENV["JWT_SECRET_KEY"]
     assert "@postgres:" in gw["DATABASE_URL"]
     assert gw["REDIS_URL"].startswith("redis://redis:")
@@ -135,9 +137,15 @@ def test_workers_consume_separate_queues_the_gateway_routes_to(config: dict) -> 
     services = config["services"]
     route = services["gateway"]["environment"]["ROUTE_QUEUES"].split(",")
     assert route == ["segment-gpu", "segment-cpu"]  # GPU first
-    cpu = services["worker-cpu"]["environment"]["QUEUE_NAME"]
-    gpu = services["worker-gpu"]["environment"]["QUEUE_NAME"]
-    assert (cpu, gpu) == ("segment-cpu", "segment-gpu")
+    cpu_env = services["worker-cpu"]["environment"]
+    gpu_env = services["worker-gpu"]["environment"]
+    assert (cpu_env["QUEUE_NAME"], gpu_env["QUEUE_NAME"]) == ("segment-cpu", "segment-gpu")
+    # Each worker consumes its pool's queue for its model; the gateway routes per model.
+    model = services["gateway"]["environment"]["MODEL_NAME"]
+    assert cpu_env["MODEL_NAME"] == gpu_env["MODEL_NAME"] == model
+    route = [queue_for(pool, model) for pool in route]
+    cpu = queue_for(cpu_env["QUEUE_NAME"], cpu_env["MODEL_NAME"])
+    gpu = queue_for(gpu_env["QUEUE_NAME"], gpu_env["MODEL_NAME"])
     # Every routed queue has its own consumer, and every consumed queue is routed to.
     assert sorted(route) == sorted({cpu, gpu})
     # Without the gpu profile the CPU queue, always consumed, is still a route.
@@ -149,7 +157,8 @@ def test_workers_consume_separate_queues_the_gateway_routes_to(config: dict) -> 
         cmd = re.findall(r'^CMD \["sh", "-c", "exec celery -A worker\.app worker (.*)"\]$',
                          dockerfile, re.M)
         assert len(cmd) == 1, name
-        assert re.search(r'-Q \\"\$\{QUEUE_NAME(:-[a-z-]+)?\}\\"', cmd[0]), cmd
+        assert re.search(r'-Q \\"\$\{QUEUE_NAME(:-[a-z-]+)?\}\.\$\{MODEL_NAME(:-[a-z0-9]+)?\}\\"',
+                         cmd[0]), cmd
 
 
 def test_minio_root_credentials_are_the_app_credentials(config: dict) -> None:
@@ -261,10 +270,10 @@ def _pip_installs(dockerfile: Path) -> list[str]:
 def test_worker_images_bake_verified_weights(name: str) -> None:
     dockerfile = DEPLOY / name
     text = dockerfile.read_text()
-    assert "8e83ca70e441ab06c318d82300c84806" in text
-    assert re.search(r"md5sum\s+(-c|--check)", text), "the md5 must be checked, not just noted"
-    assert re.search(r"pip3?\s+download\s[^\n]*--no-deps", text.replace("\\\n", " "))
-    assert "rembg/u2netp.onnx" in text
+    # The installer checks each file's md5 against shared/models.py and fails the build.
+    assert re.search(r"python -m deploy\.install_models", text)
+    assert "ARG MODELS=u2netp,u2net" in text  # the MIT/Apache models; never the AGPL one
+    assert "ARG ACCEPT_AGPL_MODELS=0" in text
     assert re.search(r"U2NET_HOME=/models", text)
     assert re.search(r"python[0-9.]*\s+-c\s+\"import rembg\"", text), "warm the import at build"
     assert "NUMBA_CACHE_DIR" in text

@@ -15,7 +15,7 @@ PROD_OK = {"JWT_SECRET_KEY": "x" * 40, "S3_ACCESS_KEY": "prod-access",
 
 def test_development_allows_the_defaults():
     s = Settings.from_env({"APP_ENV": "development"})
-    assert s.is_development and s.jwt_expires_seconds == 3600 and s.model_name == "u2netp"
+    assert s.is_development and s.jwt_expires_seconds == 3600 and s.model_name == "u2net"
 
 
 @pytest.mark.parametrize("missing", ["JWT_SECRET_KEY", "S3_ACCESS_KEY", "S3_SECRET_KEY"])
@@ -52,3 +52,16 @@ def test_types_are_parsed_and_errors_name_the_variable():
         Settings.from_env({"APP_ENV": "development", "S3_SECURE": "maybe"})
     with pytest.raises(ConfigError, match="TASK_SOFT_TIME_LIMIT"):
         Settings.from_env({"APP_ENV": "development", "TASK_SOFT_TIME_LIMIT": "500"})
+
+
+def test_models_are_checked_and_the_default_is_always_served():
+    s = Settings.from_env({"APP_ENV": "development", "MODEL_NAME": "u2netp",
+                           "MODELS": "u2net"})
+    assert s.served_models == ["u2netp", "u2net"]
+    assert s.worker_queue == "segment.u2netp"
+    with pytest.raises(ConfigError, match="MODEL_NAME"):
+        Settings.from_env({"APP_ENV": "development", "MODEL_NAME": "birefnet"})
+    with pytest.raises(ConfigError, match="MODELS: unknown model 'silueta'"):
+        Settings.from_env({"APP_ENV": "development", "MODELS": "u2net,silueta"})
+    with pytest.raises(ConfigError, match="REFINE"):
+        Settings.from_env({"APP_ENV": "development", "REFINE": "magic"})

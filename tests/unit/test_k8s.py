@@ -24,6 +24,7 @@ import pytest
 
 from gateway.routing import route_queues
 from shared.config import ConfigError, Settings
+from shared.models import queue_for
 
 kv = pytest.importorskip("kubernetes_validate", reason="kubernetes-validate (dev extra)")
 yaml = pytest.importorskip("yaml", reason="PyYAML (required by kubernetes-validate)")
@@ -119,12 +120,18 @@ def _is_keda(obj: dict[str, Any]) -> bool:
     return obj["apiVersion"] == KEDA_API
 
 
-def _queue_name(objects: list[dict[str, Any]], deployment: str) -> str:
-    """The queue a Deployment's pods consume: their QUEUE_NAME, as the app would resolve it."""
-    (container,) = _pod_spec(_get(objects, "Deployment", deployment))["containers"]
-    literal = _env(container).get("QUEUE_NAME", {}).get("value")
+def _setting(objects: list[dict[str, Any]], container: dict[str, Any], name: str) -> str:
+    """A setting as a pod resolves it: its literal env, else the ConfigMap, else the default."""
+    literal = _env(container).get(name.upper(), {}).get("value")
     return literal or _configmap(objects).get(
-        "QUEUE_NAME", Settings.__dataclass_fields__["queue_name"].default)
+        name.upper(), Settings.__dataclass_fields__[name].default)
+
+
+def _queue_name(objects: list[dict[str, Any]], deployment: str) -> str:
+    """The queue a Deployment's pods consume: QUEUE_NAME.MODEL_NAME, as the app resolves it."""
+    (container,) = _pod_spec(_get(objects, "Deployment", deployment))["containers"]
+    return queue_for(_setting(objects, container, "queue_name"),
+                     _setting(objects, container, "model_name"))
 
 
 def _route_queues(objects: list[dict[str, Any]]) -> list[str]:
@@ -432,13 +439,13 @@ def test_broken_core_manifest_fails(case: str) -> None:
 
 # case: (text of keda.yaml to replace, replacement, what the error must mention)
 KEDA_BREAKAGES = {
-    "misspelt-trigger-key": ("        listName: segment-gpu\n",
+    "misspelt-trigger-key": ("        listName: segment-gpu.u2net\n",
                              "        listname: segment-gpu\n", "'listname'"),
     # Routed to, but the other Deployment's queue: this one would scale on the wrong backlog.
-    "list-is-not-the-targets-queue": ("        listName: segment-gpu\n",
-                                      "        listName: segment-cpu\n", "QUEUE_NAME"),
-    "list-is-no-workers-queue": ("        listName: segment-cpu\n", "        listName: segment\n",
-                                 "QUEUE_NAME"),
+    "list-is-not-the-targets-queue": ("        listName: segment-gpu.u2net\n",
+                                      "        listName: segment-cpu.u2net\n", "QUEUE_NAME"),
+    "list-is-no-workers-queue": ("        listName: segment-cpu.u2net\n",
+                                 "        listName: segment-cpu\n", "QUEUE_NAME"),
     "unknown-spec-field": ("  pollingInterval: 10\n", "  pollingIntervall: 10\n",
                            "pollingIntervall"),
     "min-above-max": ("  minReplicaCount: 1\n", "  minReplicaCount: 9\n", "> maxReplicaCount"),
@@ -541,7 +548,7 @@ def test_configmap_holds_known_settings(objects: list[dict[str, Any]]) -> None:
     # GPU first; each worker Deployment sets its own QUEUE_NAME, so no shared default here.
     assert config["ROUTE_QUEUES"] == "segment-gpu,segment-cpu"
     assert "QUEUE_NAME" not in config
-    assert config["MODEL_NAME"] == "u2netp"
+    assert config["MODEL_NAME"] == "u2net" and config["MODELS"] == "u2net"
     assert config["U2NET_HOME"] == "/models"
     for key in ("S3_ENDPOINT", "S3_BUCKET", "REQUEST_TIMEOUT_SECONDS"):
         assert config.get(key), key
@@ -585,7 +592,7 @@ def test_settings_accept_the_config_and_refuse_the_placeholders(
     for name in ("worker-cpu", "worker-gpu"):
         (container,) = _pod_spec(_get(objects, "Deployment", name))["containers"]
         worker_env = {**config, **filled, "QUEUE_NAME": _env(container)["QUEUE_NAME"]["value"]}
-        assert Settings.from_env(worker_env).queue_name == _queue_name(objects, name)
+        assert Settings.from_env(worker_env).worker_queue == _queue_name(objects, name)
     assert settings.app_env == "production"
     assert settings.task_soft_time_limit < settings.task_time_limit
 
@@ -665,9 +672,9 @@ def test_workers_scale_independently_on_the_queue(objects: list[dict[str, Any]])
 
 def test_workers_consume_separate_routed_queues(objects: list[dict[str, Any]]) -> None:
     queues = {name: _queue_name(objects, name) for name in ("worker-cpu", "worker-gpu")}
-    assert queues == {"worker-cpu": "segment-cpu", "worker-gpu": "segment-gpu"}
+    assert queues == {"worker-cpu": "segment-cpu.u2net", "worker-gpu": "segment-gpu.u2net"}
     routed = _route_queues(objects)
-    assert routed == ["segment-gpu", "segment-cpu"]
+    assert routed == ["segment-gpu.u2net", "segment-cpu.u2net"]
     # Every routed queue has a consumer, and every consumer's queue is routed to.
     assert sorted(routed) == sorted(queues.values())
     # Each ScaledObject watches the queue of the Deployment it scales.
@@ -687,7 +694,7 @@ def test_workers_consume_the_queue_with_the_images_entrypoint(
         assert "command" not in container, name
         args = container["args"]
         assert args[:4] == ["celery", "-A", "worker.app", "worker"], args
-        assert args[args.index("-Q") + 1] == "$(QUEUE_NAME)"
+        assert args[args.index("-Q") + 1] == "$(QUEUE_NAME).$(MODEL_NAME)"
         assert args[args.index("--concurrency") + 1] == "$(WORKER_CONCURRENCY)"
         assert args[args.index("--prefetch-multiplier") + 1] == "1"
         assert args[args.index("-O") + 1] == "fair"

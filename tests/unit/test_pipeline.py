@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import io
-import os
 import struct
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -17,7 +14,7 @@ from PIL import Image, ImageFile
 from shared.colors import parse_gradient, parse_hex_color
 from shared.errors import InputTooLarge, InvalidImage, InvalidParameter
 from worker import pipeline
-from worker.pipeline import composite, decode, encode, segment
+from worker.pipeline import composite, decode, encode
 
 pytestmark = pytest.mark.unit
 
@@ -313,41 +310,3 @@ def test_encode_png_compress_level_and_jpg_of_rgba() -> None:
 
 def test_extensions() -> None:
     assert pipeline.EXTENSIONS == {"png": "png", "jpg": "jpg", "webp": "webp"}
-
-
-# ---------------------------------------------------------------- real model
-
-@pytest.fixture(scope="module")
-def u2netp_session() -> Iterator[Any]:
-    model = MODEL_DIR / "u2netp.onnx"
-    if not model.is_file():
-        pytest.fail(f"{model} is missing: extract u2netp.onnx there (see the worker README)")
-    old = os.environ.get("U2NET_HOME")
-    os.environ["U2NET_HOME"] = str(MODEL_DIR)
-    try:
-        import rembg
-
-        yield rembg.new_session("u2netp")
-    finally:
-        if old is None:
-            os.environ.pop("U2NET_HOME", None)
-        else:
-            os.environ["U2NET_HOME"] = old
-
-
-@pytest.mark.timeout(120)
-def test_segment_matches_rembg_remove(u2netp_session: Any) -> None:
-    import rembg
-    from skimage import data as skdata
-
-    image = decode(_save(Image.fromarray(skdata.astronaut()), "PNG"), 10_000_000)
-    mask = segment(image, u2netp_session)
-    assert mask.mode == "L" and mask.size == image.size
-    alpha = np.asarray(mask).astype(int)
-    assert alpha.max() > 200 and alpha.min() < 50  # a real mask, not a constant
-    reference = rembg.remove(image, session=u2netp_session)
-    assert reference.mode == "RGBA"
-    ref_alpha = np.asarray(reference)[:, :, 3].astype(int)
-    assert np.abs(alpha - ref_alpha).max() <= 1
-    out = composite(image, mask, None, None, None, "png")
-    assert np.array_equal(np.asarray(out)[:, :, 3], np.asarray(mask))
