@@ -94,9 +94,17 @@ def client(app):
 
 
 @pytest.fixture(scope="session")
-def worker(stack_env: dict[str, str], services: Services, rt: Runtime) -> Iterator[Managed]:
+def worker_metrics_port() -> int:
+    """Where the session's worker serves its Prometheus metrics (a free port)."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def worker(stack_env: dict[str, str], services: Services, rt: Runtime,
+           worker_metrics_port: int) -> Iterator[Managed]:
     """One real Celery worker process running the real model."""
-    managed = start_worker(stack_env, services.log_dir, concurrency=1)
+    managed = start_worker({**stack_env, "WORKER_METRICS_PORT": str(worker_metrics_port)},
+                           services.log_dir, concurrency=1)
     deadline = time.monotonic() + 180
     try:
         while not any(rt.redis.scan_iter(match=f"{HEARTBEAT_PREFIX}*")):
