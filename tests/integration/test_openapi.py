@@ -67,7 +67,7 @@ def test_document_is_valid_openapi_3_1():
     assert DOCUMENT["openapi"].startswith("3.1.")
     schema.validate()  # the OpenAPI 3.1 meta-schema (raises on any violation)
     labels = [result.ok().label for result in schema.get_all_operations()]
-    assert len(labels) == len(DOCUMENT["paths"]), labels
+    assert len(labels) == sum(len(item) for item in DOCUMENT["paths"].values()), labels
 
 
 def test_every_route_is_documented_and_nothing_else(app):
