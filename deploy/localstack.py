@@ -255,7 +255,27 @@ def start_prometheus(config: Path, port: int, data_dir: Path, log_dir: Path,
             "--web.enable-lifecycle"]
     proc = _spawn(name, argv, log_dir)
     wait_for_port(port, proc, name, timeout=60)
+    _wait_prometheus_ready(port, proc)
     return Managed(name, proc)
+
+
+def _wait_prometheus_ready(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    """The port opens before the TSDB is loaded; until then the API answers 503 in text."""
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready",  # noqa: S310
+                                        timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"prometheus on port {port} not ready (see its log)")
+        time.sleep(0.1)
 
 
 @dataclass
