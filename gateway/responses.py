@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
-from shared.errors import InvalidParameter
+from shared.errors import InvalidParameter, UnsupportedMediaType
 
 
 def plain(value: Any) -> Any:
@@ -76,8 +76,6 @@ def query_flag(name: str) -> bool:
 
 def json_body(allowed: tuple[str, ...]) -> dict[str, Any]:
     """The JSON object body, refusing unknown fields (400 naming the first)."""
-    from shared.errors import UnsupportedMediaType
-
     if not request.is_json:
         raise UnsupportedMediaType()
     body = request.get_json(silent=True)

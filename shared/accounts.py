@@ -14,6 +14,7 @@ from shared.errors import (
     InvalidParameter,
     KeyNotFound,
     TooManyKeys,
+    Unauthorized,
     UserNotFound,
 )
 
@@ -39,15 +40,23 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def split_key(api_key: str) -> tuple[str, str]:
-    """Split "bgr_xxxx.secret" into (prefix, secret); InvalidApiKey for anything else."""
+def split_key(api_key: str, tag: str = KEY_PREFIX_TAG,
+              error: type[Unauthorized] = InvalidApiKey) -> tuple[str, str]:
+    """Split "<tag>xxxx.secret" into (prefix, secret); `error` for anything else."""
     prefix, dot, secret = api_key.strip().partition(".")
     # Keys are printable ASCII: anything else (NUL, lone surrogates) is refused before it
     # reaches PostgreSQL or the hash, which cannot take it.
-    if (not dot or not prefix.startswith(KEY_PREFIX_TAG) or not secret
+    if (not dot or not prefix.startswith(tag) or not secret
             or not api_key.isascii() or not api_key.strip().isprintable()):
-        raise InvalidApiKey()
+        raise error()
     return prefix, secret
+
+
+def secret_matches(row: dict[str, Any] | None, secret: str) -> bool:
+    """Whether a stored row (None: unknown prefix) has this secret's hash."""
+    # compare_digest on a dummy hash too: a missing prefix costs the same time as a bad secret.
+    expected = row["secret_hash"] if row else "0" * 64
+    return hmac.compare_digest(expected, hash_secret(secret)) and row is not None
 
 
 class Accounts:
@@ -89,10 +98,9 @@ class Accounts:
         """(user_id, key_id) for a valid, unrevoked key of an enabled user; InvalidApiKey else."""
         prefix, secret = split_key(api_key)
         row = self.db.one("get_api_key", prefix=prefix)
-        # compare_digest on a dummy hash too: a missing prefix costs the same time as a bad secret.
-        expected = row["secret_hash"] if row else "0" * 64
-        if not hmac.compare_digest(expected, hash_secret(secret)) or not row:
+        if not secret_matches(row, secret):
             raise InvalidApiKey()
+        assert row is not None
         if row["revoked_at"] is not None:
             raise InvalidApiKey("This API key has been revoked.")
         if row["disabled_at"] is not None:

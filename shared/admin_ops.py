@@ -47,12 +47,6 @@ class Admin:
         self.actor = actor
         self.accounts = Accounts(rt.db)
 
-    def _audit(self, action: str, target: str) -> Any:
-        def write(conn: Any, before: Any, after: Any) -> None:
-            audit.record(conn, self.actor, action, target, before, after)
-
-        return write
-
     # -- users ---------------------------------------------------------------------------------
     def create_user(self, email: str, credits: int = 0, note: str | None = None,
                     ) -> dict[str, Any]:

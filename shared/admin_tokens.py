@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
 from shared import audit
-from shared.accounts import hash_secret
+from shared.accounts import hash_secret, secret_matches, split_key
 from shared.audit import Actor
 from shared.db import Database, q
 from shared.errors import InvalidAdminToken, InvalidParameter, NotFound
@@ -52,15 +51,11 @@ class AdminTokens:
 
     def verify(self, token: str) -> AdminToken:
         """The token behind a bearer value; InvalidAdminToken for anything else."""
-        prefix, dot, secret = token.strip().partition(".")
-        if (not dot or not prefix.startswith(TOKEN_PREFIX_TAG) or not secret
-                or not token.isascii() or not token.strip().isprintable()):
-            raise InvalidAdminToken()
+        prefix, secret = split_key(token, TOKEN_PREFIX_TAG, InvalidAdminToken)
         row = self.db.one("admin_token_get", prefix=prefix)
-        # The same comparison for an unknown prefix as for a bad secret: no timing oracle.
-        expected = row["secret_hash"] if row else "0" * 64
-        if not hmac.compare_digest(expected, hash_secret(secret)) or not row:
+        if not secret_matches(row, secret):
             raise InvalidAdminToken()
+        assert row is not None
         if row["revoked_at"] is not None:
             raise InvalidAdminToken("This admin token has been revoked.")
         self.db.run("admin_token_touch", token_id=row["id"])

@@ -10,41 +10,25 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import hypothesis
 import psycopg
 import pytest
 import requests
 import schemathesis
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
 from deploy.localstack import free_port, start_gateway, wait_http_ok
 from gateway.openapi_admin import DOCUMENT, PATH
 from shared.config import Settings
 from shared.db import migrate
 from shared.runtime import Runtime
+from tests.integration.test_openapi import CHECKS, Api
 from tests.stack import make_admin_token, make_job, make_user
-
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_headers_conformance, response_schema_conformance]
 
 schema = schemathesis.openapi.from_dict(DOCUMENT)
 schema.config.phases.update(phases=["examples", "coverage", "fuzzing"])
 # Every dependency is up: any 5xx is a bug.
 schema.config.checks.not_a_server_error.expected_statuses = ["2xx", "3xx", "4xx"]
-
-
-@dataclass
-class Api:
-    url: str
-    headers: dict[str, str]
 
 
 @pytest.fixture(scope="module")
