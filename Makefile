@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export U2NET_HOME ?= $(CURDIR)/.models
 
-.PHONY: setup run stop test lint fmt migrate bench quality
+.PHONY: setup run stop test lint fmt migrate bench quality backup restore
 
 setup:
 	@bash deploy/setup.sh
@@ -24,6 +24,14 @@ fmt: setup
 
 migrate: setup
 	@set -a; . ./.run/stack.env; set +a; $(PY) -m shared.db migrate
+
+# make backup: pg_dump of the local stack into .run/backups; make restore [FILE=...]: the newest
+# (or FILE) back into it. Production: README, Operations, Backups.
+backup: setup
+	@set -a; . ./.run/stack.env; set +a; $(PY) -m deploy.backup dump --out .run/backups
+
+restore: setup
+	@set -a; . ./.run/stack.env; set +a; $(PY) -m deploy.backup restore $(FILE) --dir .run/backups
 
 bench: setup
 	@QUICK=$(QUICK) $(PY) -m deploy.bench

@@ -237,6 +237,49 @@ def _wait_s3_ready(port: int, access_key: str, secret_key: str, proc: subprocess
             time.sleep(0.1)
 
 
+def prometheus_bin(name: str = "prometheus") -> str:
+    """The prometheus (or promtool) binary: $PROMETHEUS_BIN's directory, or PATH."""
+    if os.environ.get("PROMETHEUS_BIN"):
+        return str(Path(os.environ["PROMETHEUS_BIN"]).parent / name)
+    found = shutil.which(name)
+    if not found:
+        raise RuntimeError(f"{name} not found: run deploy/setup.sh (Debian package "
+                           "`prometheus`) or set PROMETHEUS_BIN")
+    return found
+
+
+def start_prometheus(config: Path, port: int, data_dir: Path, log_dir: Path,
+                     name: str = "prometheus") -> Managed:
+    """A Prometheus server on 127.0.0.1:port with `config` (its rule files relative to it)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    argv = [prometheus_bin(), f"--config.file={config}", f"--storage.tsdb.path={data_dir}",
+            f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=1d",
+            "--web.enable-lifecycle"]
+    proc = _spawn(name, argv, log_dir)
+    wait_for_port(port, proc, name, timeout=60)
+    _wait_prometheus_ready(port, proc)
+    return Managed(name, proc)
+
+
+def _wait_prometheus_ready(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    """The port opens before the TSDB is loaded; until then the API answers 503 in text."""
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready",  # noqa: S310
+                                        timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"prometheus on port {port} not ready (see its log)")
+        time.sleep(0.1)
+
+
 @dataclass
 class Services:
     """The three data services of one stack, and the environment that points at them."""

@@ -11,12 +11,15 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
   say "Python 3.11 is required (found: $("$PY" --version 2>&1))"; exit 1; }
 
 # --- system packages: redis-server and the PostgreSQL server binaries; curl, jq and node run
-# the API documentation's own examples in the tests --------------------------------------------
+# the API documentation's own examples in the tests; prometheus for the monitoring tests ------
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v jq >/dev/null 2>&1 || need+=(jq)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
+# promtool and a Prometheus server: the tests check the alert rules and evaluate every
+# dashboard query and alert against a real one.
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   need+=(postgresql)
 fi
@@ -31,7 +34,8 @@ if [ ${#need[@]} -gt 0 ]; then
     rm -f /usr/sbin/policy-rc.d
   else
     say "missing: ${need[*]}. Install them with your package manager (Debian/Ubuntu:"
-    say "  sudo apt-get install redis-server postgresql; macOS: brew install redis postgresql@15)"
+    say "  sudo apt-get install redis-server postgresql prometheus; macOS: brew install redis"
+    say "  postgresql@15 prometheus)"
     say "or point REDIS_SERVER / PG_BIN at existing binaries, then run this again."
     exit 1
   fi

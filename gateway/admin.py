@@ -1,4 +1,8 @@
-"""Operator commands (`flask --app gateway.wsgi admin ...`), each printing one JSON object."""
+"""Operator commands (`flask --app gateway.wsgi admin ...`), each printing one JSON object.
+
+They call the same shared.admin_ops functions as the admin HTTP API (/admin/v1), audited as
+"cli:<OS user>".
+"""
 
 from __future__ import annotations
 
@@ -12,15 +16,22 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from shared.accounts import Accounts
-from shared.errors import ApiError, InvalidParameter
+from shared import reports
+from shared.admin_ops import Admin
+from shared.admin_tokens import SCOPES, AdminTokens
+from shared.audit import Actor
+from shared.errors import ApiError, InvalidParameter, NotFound
 from shared.runtime import Runtime
 
-admin_cli = AppGroup("admin", help="Manage users, API keys and credits.")
+admin_cli = AppGroup("admin", help="Manage users, API keys, credits and admin tokens.")
 
 
 def _rt() -> Runtime:
     return current_app.extensions["bgr"]
+
+
+def _admin() -> Admin:
+    return Admin(_rt(), Actor.cli())
 
 
 def _emit(obj: dict[str, Any]) -> None:
@@ -36,6 +47,10 @@ def json_command(name: str) -> Callable:
             try:
                 _emit(fn(*args, **kwargs))
             except ApiError as err:
+                if isinstance(err, NotFound) and "param" in err.details:
+                    # An option that names nothing is an invalid option, as the CLI has
+                    # always said (the HTTP API answers 404 for the same error).
+                    err = InvalidParameter(err.details["param"], err.message)
                 _emit(err.to_dict())
                 sys.exit(1)
 
@@ -46,13 +61,7 @@ def json_command(name: str) -> Callable:
 
 def create_user_with_key(rt: Runtime, email: str, credits: int) -> dict[str, Any]:
     """A user, a first key and an initial grant: what create-user (and `make run`'s demo) do."""
-    accounts = Accounts(rt.db)
-    user_id = accounts.create_user(email)
-    key = accounts.issue_key(user_id)
-    if credits:
-        rt.credits.grant(user_id, credits, note="initial grant")
-    return {"user_id": user_id, "api_key": key.api_key, "key_prefix": key.key_prefix,
-            "credits": rt.credits.balance(user_id)}
+    return Admin(rt, Actor.cli()).create_user(email, credits)
 
 
 @json_command("create-user")
@@ -67,15 +76,14 @@ def create_user(email: str, credits: int) -> dict[str, Any]:
 @click.option("--user", "user_id", type=int, required=True)
 def issue_key(user_id: int) -> dict[str, Any]:
     """Issue another API key for a user (shown once)."""
-    key = Accounts(_rt().db).issue_key(user_id)
-    return {"user_id": user_id, "api_key": key.api_key, "key_prefix": key.key_prefix}
+    return _admin().issue_key(user_id)
 
 
 @json_command("revoke-key")
 @click.option("--prefix", required=True)
 def revoke_key(prefix: str) -> dict[str, Any]:
     """Revoke a key by its public prefix; its tokens stop working at once."""
-    return Accounts(_rt().db).revoke_key(prefix)
+    return _admin().revoke_key(prefix)
 
 
 @json_command("grant")
@@ -84,31 +92,84 @@ def revoke_key(prefix: str) -> dict[str, Any]:
 @click.option("--note", default=None)
 def grant(user_id: int, credits: int, note: str | None) -> dict[str, Any]:
     """Grant credits (negative: a correction, never below zero)."""
-    rt = _rt()
-    if not rt.db.one("get_user", user_id=user_id):
-        raise InvalidParameter("user", f"no user {user_id}")
-    return {"user_id": user_id, "credits": rt.credits.grant(user_id, credits, note)}
+    return _admin().grant(user_id, credits, note)
 
 
 @json_command("show-user")
 @click.option("--user", "user_id", type=int, required=True)
 def show_user(user_id: int) -> dict[str, Any]:
     """Balance, keys (by prefix) and recent jobs of a user."""
-    rt = _rt()
-    user = rt.db.one("get_user", user_id=user_id)
-    if user is None:
-        raise InvalidParameter("user", f"no user {user_id}")
-    return {
-        "user_id": user_id, "email": user["email"], "credits": rt.credits.balance(user_id),
-        "ledger_balance": rt.credits.ledger_balance(user_id),
-        "keys": rt.db.all("list_api_keys", user_id=user_id),
-        "recent_jobs": rt.db.all("recent_jobs", user_id=user_id, limit=20),
-    }
+    return _admin().show_user(user_id)
 
 
 @json_command("reconcile")
 @click.option("--user", "user_id", type=int, required=True)
 def reconcile(user_id: int) -> dict[str, Any]:
     """Reset a user's live balance in Redis from the PostgreSQL ledger."""
-    before, after = _rt().credits.reconcile(user_id)
-    return {"user_id": user_id, "redis_before": before, "credits": after}
+    return _admin().reconcile(user_id)
+
+
+@json_command("list-users")
+@click.option("--email", default=None, help="Part of the address.")
+@click.option("--limit", type=click.IntRange(1, 200), default=50, show_default=True)
+@click.option("--cursor", default=None, help="next_cursor of the previous page.")
+def list_users(email: str | None, limit: int, cursor: str | None) -> dict[str, Any]:
+    """Users by id, a page at a time."""
+    rows, next_cursor = _admin().list_users(limit, cursor, email)
+    return {"data": rows, "next_cursor": next_cursor}
+
+
+@json_command("disable-user")
+@click.option("--user", "user_id", type=int, required=True)
+@click.option("--enable", is_flag=True, help="Enable a disabled user again.")
+def disable_user(user_id: int, enable: bool) -> dict[str, Any]:
+    """Disable a user (every key and token fails at once), or --enable again."""
+    return _admin().set_disabled(user_id, not enable)
+
+
+@json_command("usage")
+@click.option("--from", "start", default=None, help="ISO date/time, inclusive (30 days ago).")
+@click.option("--to", "end", default=None, help="ISO date/time, exclusive (now).")
+@click.option("--user", "user_id", type=int, default=None)
+def usage(start: str | None, end: str | None, user_id: int | None) -> dict[str, Any]:
+    """Per user and day: images succeeded, failed, credits charged, refunded."""
+    span = reports.parse_range(start, end, reports.MAX_USAGE_DAYS)
+    return reports.usage(_rt().db, span, user_id)
+
+
+@json_command("audit")
+@click.option("--target", default=None, help="e.g. user:12 or key:bgr_3f9c1a2b4d5e")
+@click.option("--limit", type=click.IntRange(1, 200), default=50, show_default=True)
+def audit_log(target: str | None, limit: int) -> dict[str, Any]:
+    """The newest audit entries."""
+    rows, next_cursor = _admin().audit_entries(limit, None, target)
+    return {"data": rows, "next_cursor": next_cursor}
+
+
+@json_command("create-admin-token")
+@click.option("--name", required=True, help="Who or what uses it (recorded in the audit).")
+@click.option("--scope", type=click.Choice(SCOPES), required=True)
+def create_admin_token(name: str, scope: str) -> dict[str, Any]:
+    """An admin API token (shown once): read = GET only, write = everything."""
+    return AdminTokens(_rt().db).create(name, scope, Actor.cli())
+
+
+@json_command("list-admin-tokens")
+@click.option("--prefix", default=None)
+def list_admin_tokens(prefix: str | None) -> dict[str, Any]:
+    """Admin tokens by prefix (never a secret)."""
+    return {"data": AdminTokens(_rt().db).list(prefix)}
+
+
+@json_command("revoke-admin-token")
+@click.option("--prefix", required=True)
+def revoke_admin_token(prefix: str) -> dict[str, Any]:
+    """Revoke an admin token; requests with it fail at once."""
+    return AdminTokens(_rt().db).revoke(prefix, Actor.cli())
+
+
+@json_command("forget-balances")
+def forget_balances() -> dict[str, Any]:
+    """Drop every live balance from Redis (after restoring the database): each is rebuilt
+    from the ledger on its next use."""
+    return {"dropped": _rt().credits.forget_balances()}

@@ -36,11 +36,25 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["bgr"] = Runtime(settings)
 
     jwt = JWTManager(app)
-    from gateway import admin, api, auth, health, observability, openapi, ratelimit
+    from gateway import (
+        admin,
+        admin_api,
+        api,
+        auth,
+        health,
+        observability,
+        openapi,
+        openapi_admin,
+        ratelimit,
+        selfservice,
+    )
 
     auth.register_jwt_callbacks(jwt)
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(selfservice.bp)
+    app.register_blueprint(admin_api.bp)
+    app.register_blueprint(openapi_admin.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(openapi.bp)
     app.cli.add_command(admin.admin_cli)

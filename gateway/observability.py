@@ -51,10 +51,14 @@ def init_app(app: Flask) -> None:
 
 @bp.get("/metrics")
 def metrics_endpoint() -> Response:
-    """Prometheus text exposition: every gunicorn worker's metrics, plus the queue depth."""
+    """Prometheus text exposition: every gunicorn worker's metrics, plus the queue depth and
+    readiness (dependencies, live workers and their models) read at scrape time."""
+    from gateway.health import ReadinessCollector
+
     rt = current_app.extensions["bgr"]
+    queues = route_queues(rt)
     body, content_type = metrics.exposition(
-        QueueDepthCollector(rt.settings.redis_url, route_queues(rt)))
+        QueueDepthCollector(rt.settings.redis_url, queues), ReadinessCollector(rt, queues))
     return Response(body, content_type=content_type)
 
 

@@ -13,150 +13,30 @@ from typing import Any
 
 from flask import Blueprint, Response
 
+from gateway.openapi_account import ACCOUNT_PATHS, ACCOUNT_SCHEMAS
+from gateway.openapi_base import (
+    AUTH_ERRORS,
+    BEARER,
+    ERROR_CODES,
+    ERROR_SCHEMA,
+    JSON,
+    error_response,
+    error_schema,
+    ok,
+    ref,
+    responses,
+)
 from shared.tasks import GRADIENT_DIRECTIONS, OUTPUT_FORMATS
 
 bp = Blueprint("openapi", __name__)
 
 PATH = "/api/v1/openapi.json"
-JSON = "application/json"
-REF = "#/components"
 
 _HEX = "#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})"
 
-# Which error codes each status carries (README "Errors"); every one is in shared/errors.py.
-ERROR_CODES: dict[int, tuple[str, ...]] = {
-    400: ("invalid_parameter", "bad_request"),
-    401: ("unauthorized", "invalid_api_key", "invalid_token", "token_expired"),
-    402: ("insufficient_credits",),
-    404: ("not_found", "job_not_found"),
-    405: ("method_not_allowed",),
-    413: ("payload_too_large", "input_too_large"),
-    415: ("unsupported_media_type",),
-    422: ("invalid_image", "idempotency_key_mismatch"),
-    429: ("rate_limited",),
-    500: ("processing_failed", "internal_error"),
-    502: ("input_unreachable", "input_url_forbidden"),
-    503: ("overloaded", "service_unavailable", "storage_unavailable"),
-    504: ("timeout",),
-}
-
-_ERROR_TEXT: dict[int, str] = {
-    400: "Invalid request: `invalid_parameter` (with `param`, the field; unknown fields "
-         "included) or `bad_request`.",
-    401: "Not authenticated: `unauthorized` (missing or malformed header), `invalid_api_key`, "
-         "`invalid_token` (bad signature, `alg: none`, tampered, revoked key), `token_expired`.",
-    402: "`insufficient_credits` (with `credits`, the balance).",
-    404: "`not_found`, or `job_not_found` (unknown job, or another user's).",
-    405: "`method_not_allowed`: another method on this path.",
-    413: "`payload_too_large` (request body over `MAX_REQUEST_BYTES`, chunked ones included) "
-         "or `input_too_large` (input bytes or pixels).",
-    415: "`unsupported_media_type`: the body is not `application/json`.",
-    422: "`invalid_image` (not decodable, truncated, HTML, empty) or "
-         "`idempotency_key_mismatch` (an `Idempotency-Key` reused with another body).",
-    429: "`rate_limited`: over `RATE_LIMIT_PER_MINUTE` for this user; never charged.",
-    500: "`processing_failed`: the worker failed unexpectedly (the credit is refunded).",
-    502: "`input_unreachable` (DNS, refused, timeout, non-2xx) or `input_url_forbidden` "
-         "(loopback, private, link-local addresses; other schemes; credentials in the URL).",
-    503: "`overloaded` (queue deeper than `QUEUE_MAX_DEPTH`, with `Retry-After`), "
-         "`service_unavailable` or `storage_unavailable`.",
-    504: "`timeout`: not finished within `REQUEST_TIMEOUT_SECONDS`; `data.job_id` and "
-         "`data.status_url` tell where to poll. The job goes on and is charged once, on success.",
-}
-
-
-def _ref(kind: str, name: str) -> dict[str, str]:
-    return {"$ref": f"{REF}/{kind}/{name}"}
-
-
-def _header(description: str, minimum: int = 0, required: bool = False) -> dict[str, Any]:
-    return {"description": description, "required": required,
-            "schema": {"type": "integer", "minimum": minimum}}
-
-
-def _retry_after(required: bool) -> dict[str, Any]:
-    return _header("Seconds to wait before retrying." if required else
-                   "Seconds to wait before retrying (`overloaded` only).", 1, required)
-
-
-def _rate_limit_headers(required: bool) -> dict[str, Any]:
-    """X-RateLimit-*: on every response of a rate-limited route once the token is verified,
-    while the limit is on and Redis answers (the limiter fails open); always on its 429."""
-    return {
-        "X-RateLimit-Limit": _header("Requests allowed per user per minute.", 1, required),
-        "X-RateLimit-Remaining": _header("Requests left in the current one-minute window.",
-                                         0, required),
-        "X-RateLimit-Reset": _header("Seconds until the current window ends.", 1, required),
-    }
-
-
-def _error_schema(status: int) -> dict[str, Any]:
-    return {
-        "allOf": [_ref("schemas", "Error")],
-        "properties": {"error": {"properties": {"code": {"enum": list(ERROR_CODES[status])}}}},
-    }
-
-
-def _error_response(status: int, rate_limited: bool = False) -> dict[str, Any]:
-    response: dict[str, Any] = {
-        "description": _ERROR_TEXT[status],
-        "content": {JSON: {"schema": _ref("schemas", f"Error{status}")}},
-    }
-    headers: dict[str, Any] = {}
-    if status in (429, 503):
-        headers["Retry-After"] = _retry_after(required=status == 429)
-    if rate_limited and status != 401:  # a 401 is refused before the limiter counts it
-        headers.update(_rate_limit_headers(required=status == 429))
-    if headers:
-        response["headers"] = headers
-    return response
-
-
-def _responses(ok: dict[str, Any], statuses: tuple[int, ...],
-               rate_limited: bool = False) -> dict[str, Any]:
-    """200 plus the listed error statuses; rate-limited routes name their X-RateLimit headers."""
-    if not rate_limited:
-        return {"200": ok, **{str(s): _ref("responses", f"Error{s}") for s in statuses}}
-    return {"200": {**ok, "headers": _rate_limit_headers(required=False)},
-            **{str(s): _error_response(s, rate_limited=True) for s in statuses}}
-
-
-def _ok(description: str, schema: str) -> dict[str, Any]:
-    return {"description": description, "content": {JSON: {"schema": _ref("schemas", schema)}}}
-
-
 SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "description": "The one error envelope of every failed request.",
-        "required": ["success", "message", "error"],
-        "additionalProperties": False,
-        "properties": {
-            "success": {"const": False},
-            "message": {"type": "string"},
-            "error": {
-                "type": "object",
-                "required": ["code"],
-                "properties": {
-                    "code": {"type": "string"},
-                    "param": {"type": "string", "description": "400: the offending field."},
-                    "credits": {"type": "integer", "description": "402: the balance."},
-                    "limit": {"type": "integer", "description": "429: requests per minute."},
-                    "retry_after": {"type": "integer", "description": "429: seconds."},
-                    "queue_depth": {"type": "integer", "description": "503 `overloaded`."},
-                },
-                "additionalProperties": True,
-            },
-            "data": {
-                "type": "object",
-                "description": "504 `timeout`: where to poll for the job's outcome.",
-                "properties": {
-                    "job_id": {"type": "string", "format": "uuid"},
-                    "status_url": {"type": "string", "format": "uri"},
-                },
-            },
-        },
-    },
-    **{f"Error{status}": _error_schema(status) for status in ERROR_CODES},
+    "Error": ERROR_SCHEMA,
+    **{f"Error{status}": error_schema(status) for status in ERROR_CODES},
     "TokenRequest": {
         "type": "object",
         "required": ["key"],
@@ -225,7 +105,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "success": {"const": True},
             "message": {"type": "string"},
-            "data": _ref("schemas", "ResultData"),
+            "data": ref("schemas", "ResultData"),
             "credits_remaining": {"type": "integer",
                                   "description": "The balance after this image's credit."},
         },
@@ -251,7 +131,7 @@ SCHEMAS: dict[str, Any] = {
             "created_at": {"type": "string", "format": "date-time"},
             "finished_at": {"type": ["string", "null"], "format": "date-time"},
             "message": {"type": "string", "description": "Once succeeded."},
-            "data": _ref("schemas", "ResultData"),
+            "data": ref("schemas", "ResultData"),
             "error": {
                 "type": "object",
                 "description": "Once failed: what the request would have answered.",
@@ -283,10 +163,10 @@ SCHEMAS: dict[str, Any] = {
                 "type": "object",
                 "required": ["redis", "postgres", "s3", "workers"],
                 "additionalProperties": False,
-                "properties": {name: _ref("schemas", "Component")
+                "properties": {name: ref("schemas", "Component")
                                for name in ("redis", "postgres", "s3", "workers")},
             },
-            "workers": {"type": "array", "items": _ref("schemas", "Worker")},
+            "workers": {"type": "array", "items": ref("schemas", "Worker")},
         },
     },
     "Component": {
@@ -311,6 +191,7 @@ SCHEMAS: dict[str, Any] = {
             "providers": {"type": "array", "items": {"type": "string"}},
         },
     },
+    **ACCOUNT_SCHEMAS,
     "OpenApiDocument": {
         "type": "object",
         "required": ["openapi", "info", "paths"],
@@ -318,9 +199,6 @@ SCHEMAS: dict[str, Any] = {
     },
 }
 
-BEARER = [{"bearerAuth": []}]
-# Authenticated routes: the token check reads PostgreSQL (revoked keys), so 503 is possible.
-AUTH_ERRORS = (401, 405, 503)
 
 PATHS: dict[str, Any] = {
     "/api/token": {"post": {
@@ -329,8 +207,8 @@ PATHS: dict[str, Any] = {
         "summary": "Exchange an API key for an access token",
         "security": [],
         "requestBody": {"required": True,
-                        "content": {JSON: {"schema": _ref("schemas", "TokenRequest")}}},
-        "responses": _responses(_ok("An access token.", "Token"),
+                        "content": {JSON: {"schema": ref("schemas", "TokenRequest")}}},
+        "responses": responses(ok("An access token.", "Token"),
                                 (400, 401, 405, 413, 503)),
     }},
     "/api/refresh": {"post": {
@@ -339,14 +217,14 @@ PATHS: dict[str, Any] = {
         "summary": "A new access token for a valid, unexpired one",
         "description": "The request body, if any, is ignored.",
         "security": BEARER,
-        "responses": _responses(_ok("A new access token.", "Token"), (*AUTH_ERRORS, 413)),
+        "responses": responses(ok("A new access token.", "Token"), (*AUTH_ERRORS, 413)),
     }},
     "/api/v1/user/credits": {"get": {
         "operationId": "getCredits",
         "tags": ["account"],
         "summary": "The user's credit balance",
         "security": BEARER,
-        "responses": _responses(_ok("The balance.", "Credits"), (*AUTH_ERRORS, 429),
+        "responses": responses(ok("The balance.", "Credits"), (*AUTH_ERRORS, 429),
                                 rate_limited=True),
     }},
     "/api/v1/image/remove-background": {"post": {
@@ -370,9 +248,9 @@ PATHS: dict[str, Any] = {
                        "pattern": "^[ -~]+$"},
         }],
         "requestBody": {"required": True, "content": {
-            JSON: {"schema": _ref("schemas", "RemoveBackgroundRequest")}}},
-        "responses": _responses(
-            _ok("The output image.", "RemoveBackgroundResult"),
+            JSON: {"schema": ref("schemas", "RemoveBackgroundRequest")}}},
+        "responses": responses(
+            ok("The output image.", "RemoveBackgroundResult"),
             (400, 401, 402, 405, 413, 415, 422, 429, 500, 502, 503, 504), rate_limited=True),
     }},
     "/api/v1/jobs/{job_id}": {"get": {
@@ -383,15 +261,16 @@ PATHS: dict[str, Any] = {
         "parameters": [{"name": "job_id", "in": "path", "required": True,
                         "description": "The job id (a UUID); another user's job is 404.",
                         "schema": {"type": "string"}}],
-        "responses": _responses(_ok("The job.", "Job"), (*AUTH_ERRORS, 404, 429),
+        "responses": responses(ok("The job.", "Job"), (*AUTH_ERRORS, 404, 429),
                                 rate_limited=True),
     }},
+    **ACCOUNT_PATHS,
     "/healthz": {"get": {
         "operationId": "healthz",
         "tags": ["health"],
         "summary": "Liveness: the process is up (no dependency is touched)",
         "security": [],
-        "responses": _responses(_ok("Up.", "Health"), (405,)),
+        "responses": responses(ok("Up.", "Health"), (405,)),
     }},
     "/readyz": {"get": {
         "operationId": "readyz",
@@ -399,9 +278,9 @@ PATHS: dict[str, Any] = {
         "summary": "Readiness: Redis, PostgreSQL, S3 and at least one worker answer",
         "security": [],
         "responses": {
-            "200": _ok("Ready.", "Readiness"),
-            "503": _ok("Not ready: `down` names what is down.", "Readiness"),
-            "405": _ref("responses", "Error405"),
+            "200": ok("Ready.", "Readiness"),
+            "503": ok("Not ready: `down` names what is down.", "Readiness"),
+            "405": ref("responses", "Error405"),
         },
     }},
     "/metrics": {"get": {
@@ -412,7 +291,7 @@ PATHS: dict[str, Any] = {
         "responses": {
             "200": {"description": "The Prometheus text exposition.",
                     "content": {"text/plain": {"schema": {"type": "string"}}}},
-            "405": _ref("responses", "Error405"),
+            "405": ref("responses", "Error405"),
         },
     }},
     PATH: {"get": {
@@ -420,7 +299,7 @@ PATHS: dict[str, Any] = {
         "tags": ["meta"],
         "summary": "This document",
         "security": [],
-        "responses": _responses(_ok("The OpenAPI 3.1 document.", "OpenApiDocument"), (405,)),
+        "responses": responses(ok("The OpenAPI 3.1 document.", "OpenApiDocument"), (405,)),
     }},
 }
 
@@ -444,7 +323,7 @@ DOCUMENT: dict[str, Any] = {
             "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
             "description": "A token from POST /api/token (or /api/refresh)."}},
         "schemas": SCHEMAS,
-        "responses": {f"Error{status}": _error_response(status) for status in ERROR_CODES},
+        "responses": {f"Error{status}": error_response(status) for status in ERROR_CODES},
     },
 }
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,9 @@ from shared.errors import (
 )
 
 LUA_DIR = Path(__file__).parent / "lua"
+# Called inside a balance change's transaction with (connection, before, after): the audit
+# trail's entry commits with the change or not at all.
+OnChange = Callable[[Any, Any, Any], None]
 
 # Adds to a balance only when Redis holds one: a missing key is rebuilt from PostgreSQL later.
 _INCR_IF_LOADED = """
@@ -183,8 +187,12 @@ class Credits:
         return True
 
     # -- operators ---------------------------------------------------------------------------
-    def grant(self, user_id: int, amount: int, note: str | None = None) -> int:
-        """Add (or, negative, correct away) credits; the balance never goes below zero."""
+    def grant(self, user_id: int, amount: int, note: str | None = None,
+              audit: OnChange | None = None) -> int:
+        """Add (or, negative, correct away) credits; the balance never goes below zero.
+
+        audit(conn, before, after), if given, runs inside the same transaction.
+        """
         if amount == 0:
             raise InvalidParameter("credits", "credits must be non-zero")
         with self.db.connection() as conn, conn.transaction():
@@ -197,16 +205,29 @@ class Credits:
             conn.execute(q("ledger_insert"), {
                 "user_id": user_id, "kind": "grant" if amount > 0 else "correction",
                 "amount": amount, "job_id": None, "note": note})
+            if audit is not None:
+                audit(conn, current, current + amount)
             self._redis(self.redis.set, balance_key(user_id), current + amount)
         return current + amount
 
-    def reconcile(self, user_id: int) -> tuple[int | None, int]:
+    def reconcile(self, user_id: int, audit: OnChange | None = None) -> tuple[int | None, int]:
         """Reset the Redis balance from the ledger; return (what Redis had, the truth)."""
         with self.db.connection() as conn, conn.transaction():
             conn.execute(q("lock_user"), {"user_id": user_id})
             truth = self._load(conn, user_id)
             old = self._redis(self.redis.getset, balance_key(user_id), truth)
+            if audit is not None:
+                audit(conn, int(old) if old is not None else None, truth)
         return (int(old) if old is not None else None), truth
+
+    def forget_balances(self) -> int:
+        """Drop every live balance from Redis (after a database restore): each is rebuilt
+        from the ledger on its next read. Returns how many were dropped."""
+        dropped = 0
+        for key in self._redis(lambda: list(self.redis.scan_iter(match=balance_key("*"),
+                                                                  count=1000))):
+            dropped += int(self._redis(self.redis.delete, key))
+        return dropped
 
     # -- helpers -----------------------------------------------------------------------------
     @staticmethod

@@ -23,12 +23,14 @@ MIGRATIONS_DIR = SQL_DIR / "migrations"
 
 @cache
 def queries() -> dict[str, str]:
-    """Named SQL blocks (`-- name: x`) from queries.sql, loaded once."""
-    text = (SQL_DIR / "queries.sql").read_text()
+    """Named SQL blocks (`-- name: x`) from every sql/*.sql file, loaded once."""
     out: dict[str, str] = {}
-    for block in re.split(r"^-- name: ", text, flags=re.M)[1:]:
-        name, _, body = block.partition("\n")
-        out[name.strip()] = body.strip()
+    for path in sorted(SQL_DIR.glob("*.sql")):
+        for block in re.split(r"^-- name: ", path.read_text(), flags=re.M)[1:]:
+            name, _, body = block.partition("\n")
+            if name.strip() in out:  # one name, one query: a silent override would be a bug
+                raise RuntimeError(f"query {name.strip()!r} defined twice ({path.name})")
+            out[name.strip()] = body.strip()
     return out
 
 

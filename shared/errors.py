@@ -71,6 +71,12 @@ class InvalidToken(Unauthorized):
     code = "invalid_token"
 
 
+class InvalidAdminToken(Unauthorized):
+    """Missing or invalid admin token: send 'Authorization: Bearer <admin token>'."""
+
+    code = "invalid_admin_token"
+
+
 class InsufficientCredits(ApiError):
     """Insufficient credits."""
 
@@ -85,11 +91,29 @@ class Forbidden(ApiError):
     code = "forbidden"
 
 
+class InsufficientScope(Forbidden):
+    """This admin token is read-only; this request needs a write token."""
+
+    code = "insufficient_scope"
+
+
 class NotFound(ApiError):
     """Not found."""
 
     status = 404
     code = "not_found"
+
+
+class UserNotFound(NotFound):
+    """User not found."""
+
+    code = "user_not_found"
+
+
+class KeyNotFound(NotFound):
+    """API key not found."""
+
+    code = "key_not_found"
 
 
 class JobNotFound(NotFound):
@@ -110,6 +134,18 @@ class Conflict(ApiError):
 
     status = 409
     code = "conflict"
+
+
+class LastActiveKey(Conflict):
+    """This is your last active API key; send confirm=true to revoke it anyway."""
+
+    code = "last_active_key"
+
+
+class TooManyKeys(Conflict):
+    """Too many active API keys; revoke one first."""
+
+    code = "too_many_keys"
 
 
 class PayloadTooLarge(ApiError):

@@ -73,8 +73,9 @@ _SCRUBBERS: tuple[tuple[re.Pattern[str], str], ...] = (
     # JWTs: a JSON header always encodes to "eyJ"; or any three long base64url parts.
     (re.compile(rf"\beyJ{_B64URL}+\.{_B64URL}+\.{_B64URL}*"), REDACTED),
     (re.compile(rf"\b{_B64URL}{{16,}}\.{_B64URL}{{16,}}\.{_B64URL}{{16,}}"), REDACTED),
-    # Our API keys, bgr_<hex prefix>.<secret>: the prefix is public (listings), the secret not.
-    (re.compile(r"\b(bgr_[0-9a-f]{6,})\.[A-Za-z0-9_-]+"), r"\1." + REDACTED),
+    # Our API keys, bgr_<hex prefix>.<secret>, and admin tokens, bga_...: the prefix is public
+    # (listings, the audit trail), the secret not.
+    (re.compile(r"\b(bg[ra]_[0-9a-f]{6,})\.[A-Za-z0-9_-]+"), r"\1." + REDACTED),
     # Passwords inside URLs (DATABASE_URL, REDIS_URL, a customer's input URL).
     (re.compile(r"(://[^/\s:@\"']*):[^@\s/\"']+@"), r"\1:" + REDACTED + "@"),
 )

@@ -23,6 +23,8 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from shared import memory
+
 # Requests wait for the image up to REQUEST_TIMEOUT_SECONDS (60 s by default).
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0,
                 60.0, 90.0)
@@ -67,8 +69,24 @@ MODEL_INFO = Gauge(
     "bgremove_model_info", "1 for the model and the execution provider in use.",
     ["model", "provider"], multiprocess_mode="max")
 
+# livesum: the pool's resident memory is the sum over its live children (the model is loaded
+# in each child after the fork, so little is shared); livemax: any live child's reading.
+WORKER_RSS_BYTES = Gauge(
+    "bgremove_worker_rss_bytes", "Resident memory of the worker's pool processes, summed "
+    "(read after each task and model load).", multiprocess_mode="livesum")
+WORKER_MEMORY_LIMIT_BYTES = Gauge(
+    "bgremove_worker_memory_limit_bytes", "Memory the worker may use: its cgroup (container) "
+    "limit, or the machine's memory.", multiprocess_mode="livemax")
+
 for _op in CREDIT_OPS:  # present as 0 from the start, so rate() sees the first increment
     CREDIT_OPERATIONS.labels(op=_op)
+# The one failure code that is always ours (a bug or a bad model), alerted on from its first.
+TASK_FAILURES.labels(code="processing_failed")
+
+
+def _sample_memory() -> None:
+    WORKER_RSS_BYTES.set(memory.rss_bytes())
+    WORKER_MEMORY_LIMIT_BYTES.set(memory.limit_bytes())
 
 
 def count_credit_op(op: str) -> None:
@@ -85,12 +103,14 @@ def observe_task(status: str, timings: Mapping[str, float], error_code: str | No
     for stage, seconds in timings.items():
         if stage in STAGES:
             TASK_STAGE_SECONDS.labels(stage=stage).observe(seconds)
+    _sample_memory()
 
 
 def model_loaded(model: str, provider: str, seconds: float) -> None:
     """The process loaded `model`, running on `provider`, in `seconds`."""
     MODEL_LOAD_SECONDS.labels(model=model).set(seconds)
     MODEL_INFO.labels(model=model, provider=provider).set(1)
+    _sample_memory()
 
 
 # -- exposition -------------------------------------------------------------------------------

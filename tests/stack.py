@@ -26,6 +26,8 @@ from deploy.localstack import (
 )
 from gateway.admin import create_user_with_key
 from gateway.app import create_app
+from shared.admin_tokens import AdminTokens
+from shared.audit import Actor
 from shared.config import Settings
 from shared.db import migrate
 from shared.runtime import Runtime
@@ -95,9 +97,17 @@ def client(app):
 
 
 @pytest.fixture(scope="session")
-def worker(stack_env: dict[str, str], services: Services, rt: Runtime) -> Iterator[Managed]:
+def worker_metrics_port() -> int:
+    """Where the session's worker serves its Prometheus metrics (a free port)."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def worker(stack_env: dict[str, str], services: Services, rt: Runtime,
+           worker_metrics_port: int) -> Iterator[Managed]:
     """One real Celery worker process running the real model."""
-    managed = start_worker(stack_env, services.log_dir, concurrency=1)
+    managed = start_worker({**stack_env, "WORKER_METRICS_PORT": str(worker_metrics_port)},
+                           services.log_dir, concurrency=1)
     deadline = time.monotonic() + 180
     try:
         while not any(rt.redis.scan_iter(match=f"{HEARTBEAT_PREFIX}*")):
@@ -128,6 +138,25 @@ def gateway_url(stack_env: dict[str, str], services: Services, settings: Setting
 def make_user(rt: Runtime, credits: int = 10) -> dict:
     """A fresh user with one API key and `credits` credits."""
     return create_user_with_key(rt, f"u-{uuid.uuid4().hex[:12]}@example.com", credits)
+
+
+def make_admin_token(rt: Runtime, scope: str = "write") -> str:
+    """A fresh admin token (the bearer value) of `scope`."""
+    return AdminTokens(rt.db).create(f"test-{scope}-{uuid.uuid4().hex[:6]}", scope,
+                                     Actor("cli:tests"))["token"]
+
+
+def make_job(rt: Runtime, user: dict, outcome: str = "succeeded") -> str:
+    """A job through the real credit engine, left queued, succeeded (charged) or failed."""
+    job_id, _ = rt.credits.reserve_job(
+        user["user_id"], None, {"input_image": "http://example.com/a.jpg", "output_format": "png",
+                                "bg_color": None, "bg_gradient": None,
+                                "gradient_direction": None}, 600)
+    if outcome == "succeeded":
+        assert rt.credits.commit(job_id, f"outputs/{job_id}.png", {"segment": 0.1})
+    elif outcome == "failed":
+        assert rt.credits.refund(job_id, "input_unreachable", "404 from the input host")
+    return str(job_id)
 
 
 def get_token(client, api_key: str) -> str:

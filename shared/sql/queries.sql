@@ -2,17 +2,21 @@
 INSERT INTO users (email) VALUES (%(email)s) RETURNING id;
 
 -- name: get_user
-SELECT id, email, created_at FROM users WHERE id = %(user_id)s;
+SELECT id, email, created_at, disabled_at FROM users WHERE id = %(user_id)s;
 
 -- name: create_api_key
 INSERT INTO api_keys (user_id, prefix, secret_hash)
 VALUES (%(user_id)s, %(prefix)s, %(secret_hash)s) RETURNING id;
 
 -- name: get_api_key
-SELECT id, user_id, prefix, secret_hash, revoked_at FROM api_keys WHERE prefix = %(prefix)s;
+SELECT k.id, k.user_id, k.prefix, k.secret_hash, k.revoked_at, u.disabled_at
+FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.prefix = %(prefix)s;
 
 -- name: key_is_active
-SELECT 1 FROM api_keys WHERE id = %(key_id)s AND user_id = %(user_id)s AND revoked_at IS NULL;
+-- A token works while its key is unrevoked and its user is not disabled.
+SELECT 1 FROM api_keys k JOIN users u ON u.id = k.user_id
+WHERE k.id = %(key_id)s AND k.user_id = %(user_id)s AND k.revoked_at IS NULL
+  AND u.disabled_at IS NULL;
 
 -- name: touch_api_key
 UPDATE api_keys SET last_used_at = now() WHERE id = %(key_id)s;

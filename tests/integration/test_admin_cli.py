@@ -47,3 +47,48 @@ def test_create_issue_grant_show_revoke(stack_env, settings, client):
 
     rc, err = admin(stack_env, "create-user", "--email", email)
     assert rc == 1 and err["error"]["param"] == "email"
+
+
+def test_admin_tokens_users_and_usage_from_the_cli(stack_env, settings, client):
+    rc, made = admin(stack_env, "create-admin-token", "--name", "billing", "--scope", "read")
+    assert rc == 0 and made["token"].startswith(made["prefix"] + ".")
+    assert made["scope"] == "read" and made["prefix"].startswith("bga_")
+    rc, listed = admin(stack_env, "list-admin-tokens", "--prefix", made["prefix"])
+    assert [t["prefix"] for t in listed["data"]] == [made["prefix"]]
+    assert made["token"] not in json.dumps(listed)
+    auth = {"Authorization": f"Bearer {made['token']}"}
+    assert client.get("/admin/v1/users", headers=auth).status_code == 200
+    rc, revoked = admin(stack_env, "revoke-admin-token", "--prefix", made["prefix"])
+    assert rc == 0 and revoked["revoked_at"]
+    assert client.get("/admin/v1/users", headers=auth).status_code == 401
+    proc = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "gateway.wsgi", "admin", "create-admin-token",
+         "--name", "x", "--scope", "admin"], env={**os.environ, **stack_env}, cwd=REPO,
+        capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "read" in proc.stderr  # click names the choices
+
+    email = f"cli-{uuid.uuid4().hex[:8]}@example.com"
+    rc, created = admin(stack_env, "create-user", "--email", email, "--credits", "2")
+    uid = str(created["user_id"])
+    rc, found = admin(stack_env, "list-users", "--email", email)
+    assert [u["id"] for u in found["data"]] == [created["user_id"]]
+    rc, disabled = admin(stack_env, "disable-user", "--user", uid)
+    assert rc == 0 and disabled["disabled_at"]
+    assert client.post("/api/token", json={"key": created["api_key"]}).status_code == 401
+    rc, enabled = admin(stack_env, "disable-user", "--user", uid, "--enable")
+    assert enabled["disabled_at"] is None
+    rc, usage = admin(stack_env, "usage", "--user", uid)
+    assert rc == 0 and usage["data"] == [] and "totals" in usage
+    rc, trail = admin(stack_env, "audit", "--target", f"user:{uid}")
+    assert [e["action"] for e in trail["data"]] == ["user.enable", "user.disable",
+                                                    "credits.grant", "user.create"]
+    assert all(e["actor"].startswith("cli:") for e in trail["data"])
+
+
+def test_unknown_user_or_key_is_still_an_invalid_parameter(stack_env, settings):
+    for args, param in ((("grant", "--user", "999999999", "--credits", "1"), "user"),
+                        (("show-user", "--user", "999999999"), "user"),
+                        (("revoke-key", "--prefix", "bgr_nosuchkey"), "prefix")):
+        rc, err = admin(stack_env, *args)
+        assert rc == 1 and err["error"]["code"] == "invalid_parameter", err
+        assert err["error"]["param"] == param

@@ -10,7 +10,7 @@ import pytest
 from shared.db import migrate, migration_files
 
 EXPECTED_COLUMNS = {
-    "users": {"id", "email", "created_at"},
+    "users": {"id", "email", "created_at", "disabled_at"},
     "api_keys": {"id", "user_id", "prefix", "secret_hash", "created_at", "last_used_at",
                  "revoked_at"},
     "jobs": {"id", "user_id", "api_key_id", "status", "params", "output_key", "error_code",
@@ -20,6 +20,10 @@ EXPECTED_COLUMNS = {
     "schema_migrations": {"version", "name", "applied_at"},
     "idempotency_keys": {"user_id", "key", "request_hash", "job_id", "credits_after",
                          "created_at"},
+    "admin_tokens": {"id", "name", "prefix", "secret_hash", "scope", "created_at",
+                     "last_used_at", "revoked_at"},
+    "audit_log": {"id", "at", "actor", "admin_token_id", "action", "target", "before",
+                  "after", "request_id"},
 }
 
 

@@ -370,8 +370,10 @@ def test_kustomization_lists_exactly_the_files() -> None:
     assert kustomization["kind"] == "Kustomization"
     resources = kustomization["resources"]
     assert len(resources) == len(set(resources)), Counter(resources).most_common(1)
-    on_disk = {p.name for p in K8S.iterdir() if p.name != "kustomization.yaml"}
+    # Directories are optional components with their own kustomization (monitoring/).
+    on_disk = {p.name for p in K8S.iterdir() if p.is_file() and p.name != "kustomization.yaml"}
     assert set(resources) == on_disk
+    assert {p.name for p in K8S.iterdir() if p.is_dir()} == {"monitoring"}
     # The image overrides name the three images and nothing else.
     assert {i["name"] for i in kustomization["images"]} == IMAGES
 
@@ -815,3 +817,179 @@ def test_kustomize_build_matches_the_files(objects: list[dict[str, Any]]) -> Non
             for container in _containers(obj):
                 assert container["image"].rsplit(":", 1)[0] in IMAGES, container["image"]
 
+
+
+# --- monitoring/: PodMonitors and the PrometheusRule (Prometheus Operator) -------------------
+MONITORING = K8S / "monitoring"
+MONITORING_API = "monitoring.coreos.com/v1"
+ALERTS_FILE = ROOT / "deploy" / "prometheus" / "alerts.yml"
+_DURATION = {"type": "string", "pattern": r"^(0|([0-9]+(ms|s|m|h|d|w|y))+)$"}
+_RELABEL = {
+    "type": "object", "additionalProperties": False,
+    "properties": {"action": {"enum": ["replace", "keep", "drop", "labelmap", "labeldrop",
+                                       "labelkeep", "hashmod", "lowercase", "uppercase"]},
+                   "sourceLabels": {"type": "array", "items": {"type": "string"}},
+                   "separator": {"type": "string"}, "targetLabel": {"type": "string"},
+                   "regex": {"type": "string"}, "replacement": {"type": "string"},
+                   "modulus": {"type": "integer"}},
+}
+_LABEL_SELECTOR = {
+    "type": "object", "additionalProperties": False, "minProperties": 1,
+    "properties": {
+        "matchLabels": {"type": "object", "additionalProperties": {"type": "string"}},
+        "matchExpressions": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False, "required": ["key", "operator"],
+            "properties": {"key": {"type": "string"},
+                           "operator": {"enum": ["In", "NotIn", "Exists", "DoesNotExist"]},
+                           "values": {"type": "array", "items": {"type": "string"}}}}}},
+}
+# Subsets of the Prometheus Operator's CRD schemas (monitoring.coreos.com_podmonitors.yaml,
+# _prometheusrules.yaml), closed like the KEDA ones above.
+POD_MONITOR_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object", "additionalProperties": False,
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"const": MONITORING_API}, "kind": {"const": "PodMonitor"},
+        "metadata": _OBJECT_META,
+        "spec": {
+            "type": "object", "additionalProperties": False,
+            "required": ["selector", "podMetricsEndpoints"],
+            "properties": {
+                "selector": _LABEL_SELECTOR,
+                "jobLabel": {"type": "string"},
+                "podMetricsEndpoints": {"type": "array", "minItems": 1, "items": {
+                    "type": "object", "additionalProperties": False, "required": ["port"],
+                    "properties": {"port": {"type": "string"}, "path": {"type": "string"},
+                                   "interval": _DURATION, "scrapeTimeout": _DURATION,
+                                   "relabelings": {"type": "array", "items": _RELABEL}}}},
+            },
+        },
+    },
+}
+PROMETHEUS_RULE_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object", "additionalProperties": False,
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"const": MONITORING_API}, "kind": {"const": "PrometheusRule"},
+        "metadata": _OBJECT_META,
+        "spec": {"type": "object", "additionalProperties": False, "required": ["groups"],
+                 "properties": {"groups": {"type": "array", "minItems": 1, "items": {
+                     "type": "object", "additionalProperties": False,
+                     "required": ["name", "rules"],
+                     "properties": {"name": {"type": "string"}, "interval": _DURATION,
+                                    "rules": {"type": "array", "items": {
+                                        "type": "object", "additionalProperties": False,
+                                        "required": ["alert", "expr"],
+                                        "properties": {
+                                            "alert": {"type": "string"},
+                                            "expr": {"type": "string", "minLength": 1},
+                                            "for": _DURATION,
+                                            "labels": {"type": "object",
+                                                       "additionalProperties": {
+                                                           "type": "string"}},
+                                            "annotations": {"type": "object",
+                                                            "additionalProperties": {
+                                                                "type": "string"}}}}}}}}}},
+    },
+}
+MONITORING_SCHEMAS = {"PodMonitor": POD_MONITOR_SCHEMA, "PrometheusRule": PROMETHEUS_RULE_SCHEMA}
+
+
+def _monitoring_objects() -> list[dict[str, Any]]:
+    return [doc for p in sorted(MONITORING.glob("*.yaml")) if p.name != "kustomization.yaml"
+            for doc in _load_text(p.read_text())]
+
+
+def monitoring_problems(monitoring: list[dict[str, Any]],
+                        objects: list[dict[str, Any]]) -> list[str]:
+    """Schema errors, then what the CRDs cannot say: monitors select our pods on a port they
+    declare and name the jobs the rules match; the rules are those of alerts.yml."""
+    problems = []
+    for obj in monitoring:
+        schema = MONITORING_SCHEMAS.get(obj.get("kind"))
+        if schema is None:
+            problems.append(f"no schema for {obj.get('kind')!r}")
+            continue
+        for err in jsonschema.Draft202012Validator(schema).iter_errors(obj):
+            path = ".".join(str(p) for p in err.absolute_path)
+            problems.append(f"{obj['kind']}/{obj['metadata'].get('name')}: {path}: {err.message}")
+    if problems:
+        return problems
+    pods = [(o["spec"]["template"]["metadata"]["labels"], _containers(o))
+            for o in _of_kind(objects, "Deployment")]
+    alerts = yaml.safe_load(ALERTS_FILE.read_text())
+    target_down = next(r for g in alerts["groups"] for r in g["rules"]
+                       if r["alert"] == "BgremoveTargetDown")
+    jobs = set()
+    for monitor in (o for o in monitoring if o["kind"] == "PodMonitor"):
+        name, selector = monitor["metadata"]["name"], monitor["spec"]["selector"]
+
+        def selects(labels: dict[str, str], sel: dict[str, Any] = selector) -> bool:
+            if not sel.get("matchLabels", {}).items() <= labels.items():
+                return False
+            return all(labels.get(e["key"]) in e.get("values", [])
+                       for e in sel.get("matchExpressions", []) if e["operator"] == "In")
+
+        matched = [containers for labels, containers in pods if selects(labels)]
+        if not matched:
+            problems.append(f"{name}: selects no Deployment's pods")
+        for endpoint in monitor["spec"]["podMetricsEndpoints"]:
+            for containers in matched:
+                ports = {p.get("name") for c in containers for p in c.get("ports", [])}
+                if endpoint["port"] not in ports:
+                    problems.append(f"{name}: port {endpoint['port']!r} is not declared by "
+                                    f"the pods it selects")
+            jobs |= {r["replacement"] for r in endpoint.get("relabelings", [])
+                     if r.get("targetLabel") == "job"}
+    if jobs != set(re.findall(r"bgremove-[a-z]+", target_down["expr"])):
+        problems.append(f"PodMonitor job labels {sorted(jobs)} are not the jobs of "
+                        f"BgremoveTargetDown ({target_down['expr']})")
+    for rule in (o for o in monitoring if o["kind"] == "PrometheusRule"):
+        if rule["spec"]["groups"] != alerts["groups"]:
+            problems.append(f"PrometheusRule/{rule['metadata']['name']}: groups differ from "
+                            "deploy/prometheus/alerts.yml")
+    return problems
+
+
+def test_monitoring_kustomization_lists_its_files() -> None:
+    kustomization = yaml.safe_load((MONITORING / "kustomization.yaml").read_text())
+    on_disk = {p.name for p in MONITORING.iterdir() if p.name != "kustomization.yaml"}
+    assert set(kustomization["resources"]) == on_disk
+
+
+def test_monitoring_objects_validate(objects: list[dict[str, Any]]) -> None:
+    monitoring = _monitoring_objects()
+    assert Counter(o["kind"] for o in monitoring) == {"PodMonitor": 2, "PrometheusRule": 1}
+    for obj in monitoring:
+        assert obj["metadata"]["namespace"] == NAMESPACE
+        assert obj["metadata"]["labels"]["app.kubernetes.io/part-of"] == "bgremove"
+    problems = monitoring_problems(monitoring, objects)
+    assert not problems, "\n".join(problems)
+
+
+MONITORING_BREAKAGES = {
+    "misspelt-field": ("podmonitors.yaml", "  podMetricsEndpoints:\n",
+                       "  podMetricEndpoints:\n", "podMetricEndpoints"),
+    "undeclared-port": ("podmonitors.yaml", "    - port: metrics\n", "    - port: metric\n",
+                        "port 'metric'"),
+    "wrong-job": ("podmonitors.yaml", "          replacement: bgremove-worker\n",
+                  "          replacement: bgremove-workers\n", "job labels"),
+    "rule-drifted": ("prometheusrule.yaml", "      for: 2m\n", "      for: 3m\n",
+                     "differ from"),
+    "bad-duration": ("prometheusrule.yaml", "      for: 2m\n", "      for: soon\n", "for"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MONITORING_BREAKAGES))
+def test_broken_monitoring_manifest_fails(objects: list[dict[str, Any]], case: str) -> None:
+    filename, old, new, mention = MONITORING_BREAKAGES[case]
+    text = (MONITORING / filename).read_text()
+    assert old in text, old
+    others = [o for p in sorted(MONITORING.glob("*.yaml"))
+              if p.name not in ("kustomization.yaml", filename)
+              for o in _load_text(p.read_text())]
+    problems = monitoring_problems(others + _load_text(text.replace(old, new, 1)), objects)
+    assert problems, f"{case} passed validation"
+    assert mention in problems[0], problems

@@ -102,6 +102,8 @@ def test_bound_restores_and_threads_do_not_share(capture) -> None:
     ("token aaaaaaaaaaaaaaaaaaaa.bbbbbbbbbbbbbbbbbbbbbb.cccccccccccccccccccc end",
      "aaaaaaaaaaaaaaaaaaaa.bbbbbbbbbbbbbbbbbbbbbb", "token [redacted] end"),
     (f'{{"key": "{API_KEY}"}}', API_KEY.split(".")[1], '{"key": "bgr_3f9c1a2b4d5e.[redacted]"}'),
+    ("admin token bga_0a1b2c3d4e5f.Zm9vYmFyYmF6cXV4LXNlY3JldC1zZWNyZXQ created", "Zm9vYmFy",
+     "admin token bga_0a1b2c3d4e5f.[redacted] created"),
     (f"output {PRESIGNED} ready", "X-Amz-Signature",
      "output http://127.0.0.1:9000/bgremove-outputs/outputs/3b6f.png?[redacted] ready"),
     ("params X-Amz-Credential=AKIAEXAMPLE%2F2026 X-Amz-Signature: deadbeef", "AKIAEXAMPLE",
