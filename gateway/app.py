@@ -7,7 +7,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, current_app, jsonify, request
+from flask import Flask, current_app, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from flask_jwt_extended import JWTManager
 from werkzeug.exceptions import HTTPException
@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.cli.add_command(admin.admin_cli)
     observability.init_app(app)  # /metrics; times, counts and log ids of every request
     ratelimit.init_app(app)
-    _bound_streamed_bodies(app, settings.max_request_bytes)
+    _bound_streamed_bodies(app, settings)
     _register_error_handlers(app)
     return app
 
@@ -76,11 +76,22 @@ def error_response(err: ApiError) -> Any:
     return response
 
 
-def _bound_streamed_bodies(app: Flask, limit: int) -> None:
+# Endpoints that take uploads: their bodies may reach an upload's size (gateway/forms.py).
+UPLOAD_ENDPOINTS = frozenset({"api.remove_background"})
+
+
+def _bound_streamed_bodies(app: Flask, settings: Settings) -> None:
     """413 for a chunked body over the limit (Werkzeug would silently cut it at the limit)."""
 
     @app.before_request
     def _read_chunked_body() -> None:
+        from gateway.forms import upload_body_limit
+
+        limit = settings.max_request_bytes
+        if request.endpoint in UPLOAD_ENDPOINTS:
+            limit = upload_body_limit(settings)
+            # Flask 3.1: per-request limits, for the body and for form fields (base64 in a form).
+            request.max_content_length = request.max_form_memory_size = limit
         env = request.environ
         # Only bodies without Content-Length from a server that ends the stream (gunicorn does
         # for chunked requests); bodies with a length are checked by MAX_CONTENT_LENGTH.
@@ -91,6 +102,7 @@ def _bound_streamed_bodies(app: Flask, limit: int) -> None:
             raise PayloadTooLarge()
         env["wsgi.input"] = io.BytesIO(raw)
         env["CONTENT_LENGTH"] = str(len(raw))
+        g.body_length = len(raw)  # request.content_length stays None while chunked
 
 
 def _register_error_handlers(app: Flask) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, g, jsonify, request
 from flask_jwt_extended import JWTManager, create_access_token, get_jwt, jwt_required
 
 from shared.accounts import Accounts
@@ -50,7 +50,9 @@ def refresh() -> Any:
 
 
 def current_user_id() -> int:
-    """The user of the verified token of this request."""
+    """The user of this request: of its X-Api-Key (remove.bg API), else of its verified token."""
+    if g.get("api_key_user") is not None:
+        return int(g.api_key_user)
     return int(get_jwt()["sub"])
 
 
