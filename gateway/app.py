@@ -7,7 +7,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, current_app, g, jsonify, request
+from flask import Flask, current_app, g, has_request_context, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from flask_jwt_extended import JWTManager
 from werkzeug.exceptions import HTTPException
@@ -17,6 +17,7 @@ from shared.errors import ApiError, MethodNotAllowed, NotFound, PayloadTooLarge
 from shared.runtime import Runtime
 
 log = logging.getLogger("gateway")
+REMOVEBG_PREFIX = "/v1.0/"  # the remove.bg-compatible API answers errors in its own format
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -36,11 +37,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["bgr"] = Runtime(settings)
 
     jwt = JWTManager(app)
-    from gateway import admin, api, auth, health, observability, openapi, ratelimit
+    from gateway import admin, api, auth, health, observability, openapi, ratelimit, removebg
 
     auth.register_jwt_callbacks(jwt)
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(removebg.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(openapi.bp)
     app.cli.add_command(admin.admin_cli)
@@ -68,16 +70,23 @@ def runtime() -> Runtime:
 
 
 def error_response(err: ApiError) -> Any:
-    """The JSON envelope and status (and headers) of one error."""
-    response = jsonify(err.to_dict())
-    response.status_code = err.status
+    """The JSON envelope and status (and headers) of one error, in the format of its API."""
+    if has_request_context() and request.path.startswith(REMOVEBG_PREFIX):
+        from gateway.removebg import removebg_error
+
+        body, status = removebg_error(err)
+        response = jsonify(body)
+        response.status_code = status
+    else:
+        response = jsonify(err.to_dict())
+        response.status_code = err.status
     for name, value in (err.headers or {}).items():
         response.headers[name] = value
     return response
 
 
 # Endpoints that take uploads: their bodies may reach an upload's size (gateway/forms.py).
-UPLOAD_ENDPOINTS = frozenset({"api.remove_background"})
+UPLOAD_ENDPOINTS = frozenset({"api.remove_background", "removebg.removebg"})
 
 
 def _bound_streamed_bodies(app: Flask, settings: Settings) -> None:
