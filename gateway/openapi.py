@@ -1,9 +1,10 @@
 """The OpenAPI 3.1 document of the whole API, served at GET /api/v1/openapi.json (no auth).
 
-The document is written here by hand, next to the code it describes, and built once at import:
-the endpoint answers the same pre-serialised bytes every time. tests/integration/test_openapi.py
-checks that every Flask route is in it (and nothing else), and runs schemathesis against a real
-gateway so that a response the document does not allow fails the build.
+Request bodies are generated from the pydantic models that validate them (gateway/schemas.py),
+so the document cannot drift from the validation; responses, statuses and headers are declared
+here. Built once at import: the endpoint answers the same pre-serialised bytes every time.
+tests/integration/test_openapi.py checks that every Flask route is in it (and nothing else), and
+runs schemathesis against a real gateway so that a response the document does not allow fails.
 """
 
 from __future__ import annotations
@@ -13,15 +14,19 @@ from typing import Any
 
 from flask import Blueprint, Response
 
-from shared.tasks import GRADIENT_DIRECTIONS, OUTPUT_FORMATS
+from gateway.openapi_bodies import (
+    API_KEY_SCHEME,
+    MULTIPART,
+    REMOVEBG_PATHS,
+    REMOVEBG_SCHEMAS,
+    request_schemas,
+)
 
 bp = Blueprint("openapi", __name__)
 
 PATH = "/api/v1/openapi.json"
 JSON = "application/json"
 REF = "#/components"
-
-_HEX = "#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})"
 
 # Which error codes each status carries (README "Errors"); every one is in shared/errors.py.
 ERROR_CODES: dict[int, tuple[str, ...]] = {
@@ -32,7 +37,7 @@ ERROR_CODES: dict[int, tuple[str, ...]] = {
     405: ("method_not_allowed",),
     413: ("payload_too_large", "input_too_large"),
     415: ("unsupported_media_type",),
-    422: ("invalid_image", "idempotency_key_mismatch"),
+    422: ("invalid_image", "unknown_foreground", "idempotency_key_mismatch"),
     429: ("rate_limited",),
     500: ("processing_failed", "internal_error"),
     502: ("input_unreachable", "input_url_forbidden"),
@@ -50,7 +55,8 @@ _ERROR_TEXT: dict[int, str] = {
     405: "`method_not_allowed`: another method on this path.",
     413: "`payload_too_large` (request body over `MAX_REQUEST_BYTES`, chunked ones included) "
          "or `input_too_large` (input bytes or pixels).",
-    415: "`unsupported_media_type`: the body is not `application/json`.",
+    415: "`unsupported_media_type`: the body is neither `application/json` nor "
+         "`multipart/form-data`.",
     422: "`invalid_image` (not decodable, truncated, HTML, empty) or "
          "`idempotency_key_mismatch` (an `Idempotency-Key` reused with another body).",
     429: "`rate_limited`: over `RATE_LIMIT_PER_MINUTE` for this user; never charged.",
@@ -125,6 +131,8 @@ def _ok(description: str, schema: str) -> dict[str, Any]:
 
 
 SCHEMAS: dict[str, Any] = {
+    **request_schemas(),
+    **REMOVEBG_SCHEMAS,
     "Error": {
         "type": "object",
         "description": "The one error envelope of every failed request.",
@@ -183,41 +191,6 @@ SCHEMAS: dict[str, Any] = {
             "user_id": {"type": "integer"},
         },
     },
-    "RemoveBackgroundRequest": {
-        "type": "object",
-        "required": ["input_image"],
-        "additionalProperties": False,
-        "properties": {
-            "input_image": {
-                "type": "string",
-                "maxLength": 2048,
-                "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\\s]+",
-                "description": "http or https URL of the input image.",
-            },
-            "output_format": {
-                "type": ["string", "null"],
-                "enum": [*OUTPUT_FORMATS, None],
-                "default": "png",
-                "description": "Format of the output (any case; null means png).",
-            },
-            "bg_color": {
-                "type": ["string", "null"],
-                "pattern": f"^(?:{_HEX})?$",
-                "description": "`#RRGGBB` or `#RGB`; overrides the gradient. "
-                               "Empty or null: none.",
-            },
-            "bg_gradient": {
-                "type": ["string", "null"],
-                "pattern": f"^(?:{_HEX}:{_HEX})?$",
-                "description": "Two colours, `#a:#b`. Empty or null: none.",
-            },
-            "gradient_direction": {
-                "type": ["string", "null"],
-                "enum": [*GRADIENT_DIRECTIONS, "", None],
-                "default": GRADIENT_DIRECTIONS[0],
-            },
-        },
-    },
     "RemoveBackgroundResult": {
         "type": "object",
         "required": ["success", "message", "data", "credits_remaining"],
@@ -237,7 +210,8 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "output_image": {"type": "string", "format": "uri",
                              "description": "Presigned (or public) URL of the output."},
-            "input_image": {"type": "string", "description": "As sent."},
+            "input_image": {"type": ["string", "null"],
+                            "description": "The URL as sent; null for an uploaded image."},
         },
     },
     "Job": {
@@ -370,7 +344,8 @@ PATHS: dict[str, Any] = {
                        "pattern": "^[ -~]+$"},
         }],
         "requestBody": {"required": True, "content": {
-            JSON: {"schema": _ref("schemas", "RemoveBackgroundRequest")}}},
+            JSON: {"schema": _ref("schemas", "RemoveBackgroundRequest")},
+            MULTIPART: {"schema": _ref("schemas", "RemoveBackgroundMultipart")}}},
         "responses": _responses(
             _ok("The output image.", "RemoveBackgroundResult"),
             (400, 401, 402, 405, 413, 415, 422, 429, 500, 502, 503, 504), rate_limited=True),
@@ -415,6 +390,7 @@ PATHS: dict[str, Any] = {
             "405": _ref("responses", "Error405"),
         },
     }},
+    **REMOVEBG_PATHS,
     PATH: {"get": {
         "operationId": "openapi",
         "tags": ["meta"],
@@ -437,12 +413,14 @@ DOCUMENT: dict[str, Any] = {
         "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
     },
     "servers": [{"url": "/"}],
-    "tags": [{"name": name} for name in ("auth", "account", "images", "health", "meta")],
+    "tags": [{"name": name} for name in ("auth", "account", "images", "remove.bg", "health",
+                                         "meta")],
     "paths": PATHS,
     "components": {
         "securitySchemes": {"bearerAuth": {
             "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-            "description": "A token from POST /api/token (or /api/refresh)."}},
+            "description": "A token from POST /api/token (or /api/refresh)."},
+            "apiKey": API_KEY_SCHEME},
         "schemas": SCHEMAS,
         "responses": {f"Error{status}": _error_response(status) for status in ERROR_CODES},
     },
