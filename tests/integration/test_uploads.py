@@ -7,7 +7,10 @@ import dataclasses
 import io
 import time
 
+import numpy as np
 import pytest
+import requests
+import urllib3
 from PIL import Image
 from werkzeug.datastructures import MultiDict
 
@@ -172,3 +175,28 @@ def test_undecodable_upload_fails_in_the_worker_and_is_refunded(client, rt, user
     job = last_job(rt, user)
     assert job["status"] == "failed" and no_inputs_left(rt, str(job["id"]))
     assert_balance(rt, user, 3)
+
+
+def test_large_uploads_through_gunicorn(gateway_url, rt):
+    """A 4000x3000 photo (multi-megabyte body) as a file part, chunked, and as base64 in JSON."""
+    from skimage import data as skdata
+
+    big = jpeg(np.asarray(Image.fromarray(skdata.coffee()).resize((4000, 3000))))
+    assert len(big) > 1_000_000
+    u = make_user(rt, credits=3)
+    token = requests.post(f"{gateway_url}/api/token", json={"key": u["api_key"]},
+                          timeout=10).json()["access_token"]
+    url = f"{gateway_url}{ENDPOINT}"
+    plain = requests.post(url, headers=auth(token), files={"input_image": ("big.jpg", big)},
+                          data={"size": "preview"}, timeout=120)
+    encoded = requests.post(url, headers=auth(token), timeout=120, json={
+        "input_image_base64": base64.b64encode(big).decode(), "size": "preview"})
+    body, ctype = urllib3.encode_multipart_formdata({"input_image": ("big.jpg", big),
+                                                     "size": "preview"})
+    chunked = requests.post(url, headers={**auth(token), "Content-Type": ctype}, timeout=120,
+                            data=(body[i:i + 65536] for i in range(0, len(body), 65536)))
+    for resp in (plain, encoded, chunked):
+        assert resp.status_code == 200, resp.text
+        out = fetch_output(resp.json()["data"]["output_image"])
+        assert out.size == (577, 433)  # 0.25 MP at 4:3
+    assert_balance(rt, u, 0)
