@@ -1,8 +1,8 @@
 """The OpenAPI 3.1 document of the whole API, served at GET /api/v1/openapi.json (no auth).
 
-Request bodies are generated from the pydantic models that validate them (gateway/schemas.py),
-so the document cannot drift from the validation; responses, statuses and headers are declared
-here. Built once at import: the endpoint answers the same pre-serialised bytes every time.
+Every body schema is generated from a pydantic model: requests from the models that validate
+them (gateway/schemas.py), so the document cannot drift from the validation, and responses from
+gateway/responses.py; this module declares the paths, statuses and headers around them. Built once at import: the endpoint answers the same pre-serialised bytes every time.
 tests/integration/test_openapi.py checks that every Flask route is in it (and nothing else), and
 runs schemathesis against a real gateway so that a response the document does not allow fails.
 """
@@ -14,13 +14,8 @@ from typing import Any
 
 from flask import Blueprint, Response
 
-from gateway.openapi_bodies import (
-    API_KEY_SCHEME,
-    MULTIPART,
-    REMOVEBG_PATHS,
-    REMOVEBG_SCHEMAS,
-    request_schemas,
-)
+from gateway.openapi_bodies import API_KEY_SCHEME, MULTIPART, REMOVEBG_PATHS, request_schemas
+from gateway.responses import response_schemas
 
 bp = Blueprint("openapi", __name__)
 
@@ -131,165 +126,9 @@ def _ok(description: str, schema: str) -> dict[str, Any]:
 
 
 SCHEMAS: dict[str, Any] = {
-    **request_schemas(),
-    **REMOVEBG_SCHEMAS,
-    "Error": {
-        "type": "object",
-        "description": "The one error envelope of every failed request.",
-        "required": ["success", "message", "error"],
-        "additionalProperties": False,
-        "properties": {
-            "success": {"const": False},
-            "message": {"type": "string"},
-            "error": {
-                "type": "object",
-                "required": ["code"],
-                "properties": {
-                    "code": {"type": "string"},
-                    "param": {"type": "string", "description": "400: the offending field."},
-                    "credits": {"type": "integer", "description": "402: the balance."},
-                    "limit": {"type": "integer", "description": "429: requests per minute."},
-                    "retry_after": {"type": "integer", "description": "429: seconds."},
-                    "queue_depth": {"type": "integer", "description": "503 `overloaded`."},
-                },
-                "additionalProperties": True,
-            },
-            "data": {
-                "type": "object",
-                "description": "504 `timeout`: where to poll for the job's outcome.",
-                "properties": {
-                    "job_id": {"type": "string", "format": "uuid"},
-                    "status_url": {"type": "string", "format": "uri"},
-                },
-            },
-        },
-    },
+    **request_schemas(),  # gateway/schemas.py, the models that validate the requests
+    **response_schemas(),  # gateway/responses.py
     **{f"Error{status}": _error_schema(status) for status in ERROR_CODES},
-    "TokenRequest": {
-        "type": "object",
-        "required": ["key"],
-        "properties": {"key": {"type": "string", "minLength": 1,
-                               "description": "An API key, `<prefix>.<secret>`."}},
-    },
-    "Token": {
-        "type": "object",
-        "required": ["access_token", "token_type", "expires_in"],
-        "additionalProperties": False,
-        "properties": {
-            "access_token": {"type": "string", "description": "An HS256 JWT."},
-            "token_type": {"const": "bearer"},
-            "expires_in": {"type": "integer", "minimum": 1, "description": "Seconds."},
-        },
-    },
-    "Credits": {
-        "type": "object",
-        "required": ["success", "credits", "user_id"],
-        "additionalProperties": False,
-        "properties": {
-            "success": {"const": True},
-            "credits": {"type": "integer"},
-            "user_id": {"type": "integer"},
-        },
-    },
-    "RemoveBackgroundResult": {
-        "type": "object",
-        "required": ["success", "message", "data", "credits_remaining"],
-        "additionalProperties": False,
-        "properties": {
-            "success": {"const": True},
-            "message": {"type": "string"},
-            "data": _ref("schemas", "ResultData"),
-            "credits_remaining": {"type": "integer",
-                                  "description": "The balance after this image's credit."},
-        },
-    },
-    "ResultData": {
-        "type": "object",
-        "required": ["output_image", "input_image"],
-        "additionalProperties": False,
-        "properties": {
-            "output_image": {"type": "string", "format": "uri",
-                             "description": "Presigned (or public) URL of the output."},
-            "input_image": {"type": ["string", "null"],
-                            "description": "The URL as sent; null for an uploaded image."},
-        },
-    },
-    "Job": {
-        "type": "object",
-        "required": ["success", "job_id", "status", "created_at", "finished_at"],
-        "additionalProperties": False,
-        "properties": {
-            "success": {"const": True},
-            "job_id": {"type": "string", "format": "uuid"},
-            "status": {"enum": ["queued", "running", "succeeded", "failed"]},
-            "created_at": {"type": "string", "format": "date-time"},
-            "finished_at": {"type": ["string", "null"], "format": "date-time"},
-            "message": {"type": "string", "description": "Once succeeded."},
-            "data": _ref("schemas", "ResultData"),
-            "error": {
-                "type": "object",
-                "description": "Once failed: what the request would have answered.",
-                "required": ["code", "message", "status"],
-                "additionalProperties": False,
-                "properties": {
-                    "code": {"type": "string"},
-                    "message": {"type": "string"},
-                    "status": {"type": "integer"},
-                },
-            },
-        },
-    },
-    "Health": {
-        "type": "object",
-        "required": ["status"],
-        "additionalProperties": False,
-        "properties": {"status": {"const": "ok"}},
-    },
-    "Readiness": {
-        "type": "object",
-        "required": ["status", "down", "components", "workers"],
-        "additionalProperties": False,
-        "properties": {
-            "status": {"enum": ["ready", "unavailable"]},
-            "down": {"type": "array",
-                     "items": {"enum": ["redis", "postgres", "s3", "workers"]}},
-            "components": {
-                "type": "object",
-                "required": ["redis", "postgres", "s3", "workers"],
-                "additionalProperties": False,
-                "properties": {name: _ref("schemas", "Component")
-                               for name in ("redis", "postgres", "s3", "workers")},
-            },
-            "workers": {"type": "array", "items": _ref("schemas", "Worker")},
-        },
-    },
-    "Component": {
-        "type": "object",
-        "required": ["ok"],
-        "additionalProperties": False,
-        "properties": {
-            "ok": {"type": "boolean"},
-            "error": {"type": "string", "description": "Why it is down."},
-            "count": {"type": "integer", "minimum": 0, "description": "`workers`: live ones."},
-        },
-    },
-    "Worker": {
-        "type": "object",
-        "description": "A live worker's heartbeat.",
-        "required": ["hostname", "pid", "queue"],
-        "properties": {
-            "hostname": {"type": "string"},
-            "pid": {"type": "integer"},
-            "queue": {"type": "string"},
-            "model": {"type": "string"},
-            "providers": {"type": "array", "items": {"type": "string"}},
-        },
-    },
-    "OpenApiDocument": {
-        "type": "object",
-        "required": ["openapi", "info", "paths"],
-        "properties": {"openapi": {"type": "string", "pattern": "^3\\.1\\."}},
-    },
 }
 
 BEARER = [{"bearerAuth": []}]

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from gateway.schemas import RemoveBackgroundRequest, RemoveBgRequest
+from gateway.schemas import RemoveBackgroundRequest, RemoveBgRequest, TokenRequest
 
 JSON = "application/json"
 MULTIPART = "multipart/form-data"
@@ -44,6 +44,7 @@ def request_schemas() -> dict[str, Any]:
     """components.schemas entries of every request body."""
     ours, theirs = _schema(RemoveBackgroundRequest), _schema(RemoveBgRequest)
     return {
+        "TokenRequest": _schema(TokenRequest),
         "RemoveBackgroundRequest": ours,
         "RemoveBackgroundMultipart": _with_files(ours, {
             "input_image": "The image as a file part (or its URL as a plain field)."}),
@@ -60,39 +61,6 @@ def _ref(name: str) -> dict[str, str]:
 def _header(description: str, required: bool = True) -> dict[str, Any]:
     return {"description": description, "required": required, "schema": {"type": "string"}}
 
-
-REMOVEBG_SCHEMAS: dict[str, Any] = {
-    "RemoveBgError": {
-        "type": "object", "required": ["errors"], "additionalProperties": False,
-        "description": "remove.bg's error format.",
-        "properties": {"errors": {"type": "array", "minItems": 1, "items": {
-            "type": "object", "required": ["title", "code"],
-            "properties": {"title": {"type": "string"}, "code": {"type": "string"},
-                           "detail": {"type": "string"}}}}},
-    },
-    "RemoveBgResult": {
-        "type": "object", "required": ["data"], "additionalProperties": False,
-        "properties": {"data": {
-            "type": "object", "additionalProperties": False,
-            "required": ["result_b64", "foreground_top", "foreground_left", "foreground_width",
-                         "foreground_height"],
-            "properties": {"result_b64": {"type": "string", "contentEncoding": "base64"},
-                           **{f"foreground_{n}": {"type": "integer", "minimum": 0}
-                              for n in ("top", "left", "width", "height")}}}},
-    },
-    "RemoveBgAccount": {
-        "type": "object", "required": ["data"],
-        "properties": {"data": {"type": "object", "required": ["attributes"], "properties": {
-            "attributes": {"type": "object", "required": ["credits", "api"], "properties": {
-                "credits": {"type": "object",
-                            "required": ["total", "subscription", "payg", "enterprise"],
-                            "properties": {n: {"type": "integer"} for n in
-                                           ("total", "subscription", "payg", "enterprise")}},
-                "api": {"type": "object", "required": ["free_calls", "sizes"],
-                        "properties": {"free_calls": {"type": "integer"},
-                                       "sizes": {"type": "string"}}}}}}}},
-    },
-}
 
 _RESULT_HEADERS = {
     "X-Credits-Charged": _header("Credits charged by this call: 1 per image, whatever the "

@@ -79,6 +79,12 @@ Base64 = Annotated[str | None, BeforeValidator(_blank_to_none),
                                      "is allowed).")]
 
 
+class TokenRequest(BaseModel):
+    """POST /api/token's body (other fields are ignored)."""
+
+    key: str = Field(min_length=1, description="An API key, `<prefix>.<secret>`.")
+
+
 class OptionFields(BaseModel):
     """The output options both APIs take, under remove.bg's names."""
 
