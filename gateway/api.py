@@ -71,8 +71,13 @@ def parse_request(settings: Settings) -> tuple[dict[str, Any], list[Upload]]:
     elif not req.input_image:
         raise InvalidParameter("input_image", "'input_image' is required: the URL of the image "
                                "(or, as extensions, a file part or input_image_base64).")
+    output_format = req.output_format
+    if req.format is not None:
+        if fields.get("output_format") not in (None, "") and req.format != output_format:
+            raise InvalidParameter("format", "'format' and 'output_format' disagree; send one.")
+        output_format = req.format
     params: dict[str, Any] = {
-        "input_image": req.input_image, "output_format": req.output_format,
+        "input_image": req.input_image, "output_format": output_format,
         "bg_color": req.bg_color, "bg_gradient": req.bg_gradient,
         "gradient_direction": req.gradient_direction}
     options = req.output_options()

@@ -2,7 +2,8 @@
 
 Every body schema is generated from a pydantic model: requests from the models that validate
 them (gateway/schemas.py), so the document cannot drift from the validation, and responses from
-gateway/responses.py; this module declares the paths, statuses and headers around them. Built once at import: the endpoint answers the same pre-serialised bytes every time.
+gateway/responses.py; this module declares the paths, statuses and headers around them.
+Built once at import: the endpoint answers the same pre-serialised bytes every time.
 tests/integration/test_openapi.py checks that every Flask route is in it (and nothing else), and
 runs schemathesis against a real gateway so that a response the document does not allow fails.
 """

@@ -8,6 +8,7 @@ by the same value; a ValueError there becomes a 400 naming the field (gateway/fo
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -27,8 +28,6 @@ def _lower(value: Any) -> Any:
 
 def check_url(value: str) -> str:
     """An http(s) URL with a host, printable, at most MAX_URL_LENGTH characters."""
-    from urllib.parse import urlsplit
-
     url = value.strip()
     try:
         parts = urlsplit(url)
@@ -124,6 +123,10 @@ class RemoveBackgroundRequest(OptionFields):
         lambda v: "png" if v is None else _lower(v))] = Field(
         "png", description="png (default), jpg, webp; extensions: zip (color.jpg + "
                            "alpha.png), auto (png when transparent, else jpg).")
+    format: Annotated[HeySwapFormat | None, BeforeValidator(
+        lambda v: _lower(_blank_to_none(v)))] = Field(
+        None, description="remove.bg's name for output_format (the same values); both may "
+                          "be sent only when they agree.")
     bg_gradient: Annotated[str | None, BeforeValidator(_blank_to_none), _parsed(_gradient),
                            Field(description="Two hex colours, `#a:#b`.")] = None
     gradient_direction: Annotated[Literal[GRADIENT_DIRECTIONS] | None,  # type: ignore[valid-type]
