@@ -200,3 +200,12 @@ def test_large_uploads_through_gunicorn(gateway_url, rt):
         out = fetch_output(resp.json()["data"]["output_image"])
         assert out.size == (577, 433)  # 0.25 MP at 4:3
     assert_balance(rt, u, 0)
+
+
+def test_format_is_an_alias_of_output_format(client, rt, user, coffee, worker):
+    resp = upload(client, user["token"], coffee, format="webp", size="preview")
+    assert resp.status_code == 200, resp.get_json()
+    assert fetch_output(resp.get_json()["data"]["output_image"]).format == "WEBP"
+    assert_error(upload(client, user["token"], coffee, format="jpg", output_format="png"),
+                 400, "invalid_parameter")
+    assert_balance(rt, user, 2)
