@@ -233,3 +233,19 @@ def test_oversize_upload_and_rate_limit(settings, rt, photo):
     assert_no_job(rt, u)
     assert_balance(rt, u, 2)
     app.extensions["bgr"].close()
+
+
+def test_bg_image_file_upload_covers_the_output(gateway_url, rt, photo):
+    u = make_user(rt, credits=1)
+    blue = io.BytesIO()
+    Image.new("RGB", (40, 30), (0, 0, 255)).save(blue, "PNG")
+    resp = post(gateway_url, u["api_key"], {
+        "image_file": ("c.jpg", photo["bytes"], "image/jpeg"),
+        "bg_image_file": ("bg.png", blue.getvalue(), "image/png")}, size="full")
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["Content-Type"] == "image/jpeg"  # format auto: opaque -> jpg
+    out = Image.open(io.BytesIO(resp.content))
+    r, g, b = out.getpixel((0, 0))
+    assert out.size == (600, 400) and b > 240 and r < 15 and g < 15
+    assert no_inputs_left(rt, str(last_job(rt, u)["id"]))
+    assert_balance(rt, u, 0)

@@ -209,3 +209,14 @@ def test_format_is_an_alias_of_output_format(client, rt, user, coffee, worker):
     assert_error(upload(client, user["token"], coffee, format="jpg", output_format="png"),
                  400, "invalid_parameter")
     assert_balance(rt, user, 2)
+
+
+def test_upload_over_the_pixel_limit_is_413_and_refunded(client, rt, user, worker):
+    from tests.integration.test_remove_background import _bomb
+
+    resp = client.post(ENDPOINT, headers=auth(user["token"]), content_type="multipart/form-data",
+                       data={"input_image": (io.BytesIO(_bomb()), "bomb.png", "image/png")})
+    assert_error(resp, 413, "input_too_large")
+    job = last_job(rt, user)
+    assert job["status"] == "failed" and no_inputs_left(rt, str(job["id"]))
+    assert_balance(rt, user, 3)
