@@ -230,6 +230,21 @@ def api_caller(stack: Stack, token: str, image_url: str) -> Callable[[], tuple[b
     return call
 
 
+def upload_caller(stack: Stack, api_key: str, image: bytes) -> Callable[[], tuple[bool, dict]]:
+    """The remove.bg-compatible endpoint: the image uploaded, the PNG in the answer (as rembg s)."""
+    local = threading.local()
+
+    def call() -> tuple[bool, dict]:
+        session = getattr(local, "s", None) or requests.Session()
+        local.s = session
+        resp = session.post(f"{stack.url}/v1.0/removebg", headers={"X-Api-Key": api_key},
+                            files={"image_file": ("x.jpg", image, "image/jpeg")},
+                            data={"size": "full", "format": "png"}, timeout=300)
+        return resp.status_code == 200, {"bytes": len(resp.content)}
+
+    return call
+
+
 def add_output_sizes(stack: Stack, run: Run, results: list, limit: int = 10) -> None:
     from shared.storage import Storage, output_key
 
@@ -366,6 +381,15 @@ def bench_api(images: dict[str, bytes], sizes: list[str], levels: list[int],
                 add_output_sizes(stack, run, results)
                 run.extra["worker_rss_mb"] = stack.worker_rss_mb()
                 runs.append(run)
+        if "1024x1024" in sizes:
+            call = upload_caller(stack, key, images["1024x1024"])
+            for clients in levels:
+                say(f"API upload (/v1.0/removebg, binary answer) 1024x1024, {clients} "
+                    f"client(s), {seconds['1024x1024']:.0f} s")
+                elapsed, results = load(call, clients, seconds["1024x1024"], 2000)
+                run = to_run("api upload", "1024x1024", clients, elapsed, results)
+                run.extra["worker_rss_mb"] = stack.worker_rss_mb()
+                runs.append(run)
         if not QUICK:
             say("API memory: 500 images of 1024x1024 at 4 clients, RSS after 50 and after 500")
             call = api_caller(stack, token, urls["1024x1024"])
@@ -439,11 +463,19 @@ def report(runs: list[Run], info: dict) -> dict:
     ratios = {}
     for size in SIZES:
         api4, peer4 = find("api", size, 4), find("rembg s", size, 4)
+        api1, peer1 = find("api", size, 1), find("rembg s", size, 1)
         ceil = max((r for r in runs if r.system.startswith("rembg.remove") and r.size == size),
                    key=lambda r: r.rate, default=None)
-        api1, peer1 = find("api", size, 1), find("rembg s", size, 1)
         if api4 and peer4:
             ratios[f"{size} 4 clients: api/peer"] = round(api4.rate / peer4.rate, 2)
+        upload4 = find("api upload", size, 4)
+        if upload4 and peer4:
+            ratios[f"{size} 4 clients: api upload/peer (both uploads)"] = round(
+                upload4.rate / peer4.rate, 2)
+        upload1 = find("api upload", size, 1)
+        if upload1 and peer1:
+            ratios[f"{size} 1 client: p50 api upload/peer"] = round(
+                upload1.pct(50) / peer1.pct(50), 2)
         if api4 and ceil:
             ratios[f"{size} 4 clients: api/ceiling ({ceil.system})"] = round(
                 api4.rate / ceil.rate, 2)
@@ -474,7 +506,7 @@ def chart(runs: list[Run], path: Path) -> None:
     width, panel = 900, 320
     img = Image.new("RGB", (width, panel * len(sizes)), "white")
     draw = ImageDraw.Draw(img)
-    colours = {"api": (46, 194, 126), "rembg s": (168, 85, 247)}
+    colours = {"api": (46, 194, 126), "api upload": (30, 120, 200), "rembg s": (168, 85, 247)}
     for i, size in enumerate(sizes):
         top = i * panel
         data = [r for r in runs if r.size == size and r.system in colours]

@@ -195,6 +195,12 @@ Try it (the demo key has 100 credits):
   curl -s {base}/api/v1/user/credits -H "Authorization: Bearer $TOKEN"
   curl -s -X POST {base}/api/v1/image/remove-background -H 'Content-Type: application/json' \\
       -H "Authorization: Bearer $TOKEN" -d '{{"input_image":"{image}"}}'{note}
+
+Your own photo, uploaded (no hosting needed), or through the remove.bg-compatible API:
+  curl -s -X POST {base}/api/v1/image/remove-background -H "Authorization: Bearer $TOKEN" \\
+      -F input_image=@{RUN_DIR / 'samples' / 'coffee.jpg'} -F crop=true -F bg_color=white
+  curl -s -H 'X-Api-Key: {demo['API_KEY']}' -F image_file=@{RUN_DIR / 'samples' / 'coffee.jpg'} \\
+      -F size=auto -f {base}/v1.0/removebg -o no-bg.png
 """, flush=True)
 
 

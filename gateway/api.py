@@ -2,43 +2,22 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-import time
 import uuid
 from typing import Any
-from urllib.parse import urlsplit
 
-import redis as redis_lib
-from flask import Blueprint, jsonify, request, url_for
+from flask import Blueprint, jsonify
 from flask_jwt_extended import get_jwt, jwt_required
 
+from gateway import forms, jobs
 from gateway.auth import current_user_id
+from gateway.forms import Upload
 from gateway.ratelimit import rate_limited
-from gateway.routing import pick_queue
-from shared.colors import parse_hex_color
-from shared.errors import (
-    DependencyDown,
-    InvalidParameter,
-    JobNotFound,
-    ProcessingTimeout,
-    UnsupportedMediaType,
-    from_code,
-)
-from shared.tasks import (
-    GRADIENT_DIRECTIONS,
-    OUTPUT_FORMATS,
-    REMOVE_BACKGROUND,
-    RemoveBackgroundPayload,
-    done_key,
-)
+from gateway.schemas import RemoveBackgroundRequest
+from shared.config import Settings
+from shared.errors import InvalidParameter, JobNotFound, from_code
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-# The seed's fields, then our extensions (documented as such in README and OpenAPI).
-FIELDS = ("input_image", "output_format", "bg_color", "bg_gradient", "gradient_direction",
-          "model")
-MAX_URL_LENGTH = 2048
 SUCCESS_MESSAGE = "Background removed successfully"
 
 
@@ -58,70 +37,62 @@ def credits() -> Any:
                     "user_id": user_id})
 
 
-def validate(body: Any, models: list[str] | None = None) -> dict[str, Any]:
-    """The request's parameters, normalised; InvalidParameter naming the first bad field."""
-    if not isinstance(body, dict):
-        raise InvalidParameter("body", "The request body must be a JSON object.")
-    unknown = sorted(set(body) - set(FIELDS))
-    if unknown:
-        raise InvalidParameter(unknown[0], f"Unknown parameter '{unknown[0]}'.")
-    url = body.get("input_image")
-    if not isinstance(url, str) or not url.strip():
-        raise InvalidParameter("input_image", "'input_image' is required: the URL of the image.")
-    try:
-        parts = urlsplit(url.strip())
-        host = parts.hostname
-    except ValueError:  # an unclosed or invalid '[...]' host
-        host = None
-    # Control characters (NUL) and lone surrogates are no URL, and PostgreSQL cannot store them.
-    if (not host or parts.scheme not in ("http", "https") or len(url) > MAX_URL_LENGTH
-            or not url.strip().isprintable()):
-        raise InvalidParameter("input_image", "'input_image' must be an http or https URL.")
-    fmt = body.get("output_format")
-    fmt = "png" if fmt is None else fmt
-    if not isinstance(fmt, str) or fmt.lower() not in OUTPUT_FORMATS:
-        raise InvalidParameter("output_format", "'output_format' must be png, jpg or webp.")
-    fmt = fmt.lower()
-    bg_color = _optional_str(body, "bg_color")
-    if bg_color is not None:
-        _color("bg_color", bg_color)
-    gradient = _optional_str(body, "bg_gradient")
-    if gradient is not None:
-        ends = gradient.split(":")
-        if len(ends) != 2:
-            raise InvalidParameter("bg_gradient",
-                                   "'bg_gradient' must be two hex colours, e.g. '#a855f7:#ec4899'.")
-        for end in ends:
-            _color("bg_gradient", end)
-    direction = _optional_str(body, "gradient_direction")
-    if direction is not None and direction not in GRADIENT_DIRECTIONS:
-        raise InvalidParameter("gradient_direction", "'gradient_direction' must be one of "
-                               + ", ".join(GRADIENT_DIRECTIONS) + ".")
-    models = models or []
-    model = _optional_str(body, "model")
-    if model is None:
-        model = models[0] if models else None
-    elif model not in models:
-        raise InvalidParameter("model", "'model' must be one of the models this deployment "
-                               "serves: " + ", ".join(models) + ".")
-    return {"input_image": url, "output_format": fmt, "bg_color": bg_color,
-            "bg_gradient": gradient, "gradient_direction": direction, "model": model}
+# The seed's fields first: with several bad fields, the error names the one it always named.
+SEED_FIELDS = ("input_image", "input_image_base64", "output_format", "bg_color", "bg_gradient",
+               "gradient_direction")
 
 
-def _optional_str(body: dict, name: str) -> str | None:
-    value = body.get(name)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise InvalidParameter(name, f"'{name}' must be a string.")
-    return value.strip()
+def parse_request(settings: Settings) -> tuple[dict[str, Any], list[Upload]]:
+    """The job's parameters (the seed's fields, plus `options` when any is set) and uploads.
+
+    JSON (input_image as URL, or input_image_base64) or multipart (input_image as a file part or
+    a URL field); exactly one image source. Refusals happen here, before any reservation.
+    """
+    fields, files = forms.read_body()
+    unknown_files = sorted(set(files) - {"input_image"})
+    if unknown_files:
+        raise InvalidParameter(unknown_files[0], f"Unknown file part '{unknown_files[0]}'.")
+    forms.refuse_big_body_without_upload(
+        settings, bool(files) or bool(fields.get("input_image_base64")))
+    if "input_image" in files:
+        if _given(fields.get("input_image")) or _given(fields.get("input_image_base64")):
+            raise _two_sources()
+        fields = {**fields, "input_image": None}
+    req = forms.validate(RemoveBackgroundRequest, fields, SEED_FIELDS)
+    sources = [s for s in ("input_image", "input_image_base64") if getattr(req, s)]
+    if len(sources) + ("input_image" in files) > 1:
+        raise _two_sources()
+    uploads: list[Upload] = []
+    if "input_image" in files:
+        uploads.append(forms.file_upload(files["input_image"], "image", settings))
+    elif req.input_image_base64:
+        uploads.append(forms.base64_upload(req.input_image_base64, "input_image_base64",
+                                           "image", settings))
+    elif not req.input_image:
+        raise InvalidParameter("input_image", "'input_image' is required: the URL of the image "
+                               "(or, as extensions, a file part or input_image_base64).")
+    output_format = req.output_format
+    if req.format is not None:
+        if fields.get("output_format") not in (None, "") and req.format != output_format:
+            raise InvalidParameter("format", "'format' and 'output_format' disagree; send one.")
+        output_format = req.format
+    params: dict[str, Any] = {
+        "input_image": req.input_image, "output_format": output_format,
+        "bg_color": req.bg_color, "bg_gradient": req.bg_gradient,
+        "gradient_direction": req.gradient_direction, "model": req.model}
+    options = req.output_options()
+    if options:
+        params["options"] = options
+    return params, uploads
 
 
-def _color(name: str, value: str) -> None:
-    try:
-        parse_hex_color(value)
-    except ValueError:
-        raise InvalidParameter(name, f"'{name}' must be a hex colour like '#2ec27e'.") from None
+def _given(value: Any) -> bool:
+    return value is not None and value != ""
+
+
+def _two_sources() -> InvalidParameter:
+    return InvalidParameter("input_image", "Send one image: 'input_image' (a URL or a file "
+                            "part) or 'input_image_base64', not several.")
 
 
 @bp.post("/image/remove-background")
@@ -129,115 +100,15 @@ def _color(name: str, value: str) -> None:
 @rate_limited  # before any reservation: a refused request costs nothing
 def remove_background() -> Any:
     """Reserve a credit, enqueue, wait for the worker, answer as the seed does."""
-    if not request.is_json:
-        raise UnsupportedMediaType()
     rt = _rt()
-    params = validate(request.get_json(silent=True), rt.settings.served_models)
-    idem_key = _idempotency_key()
-    user_id = current_user_id()
-    queue = pick_queue(rt, params["model"])  # before reserving: a refused request costs nothing
-    job_id, balance_after, replayed = rt.credits.reserve_idempotent(
-        user_id, int(get_jwt()["kid"]), params, rt.settings.job_deadline_seconds,
-        idem_key, _request_hash(params) if idem_key else None)
-    if replayed:
-        # A retry of a request we already took: answer with the first job, charge nothing.
-        result = _await_recorded(job_id, rt.settings.request_timeout_seconds)
-        if result is None:
-            raise _timeout(str(job_id))
-        return _result_response(result, params["input_image"], balance_after)
-    payload: RemoveBackgroundPayload = {"job_id": str(job_id), **params}  # type: ignore[typeddict-item]
-    try:
-        rt.celery.send_task(REMOVE_BACKGROUND, args=[payload], task_id=str(job_id),
-                            queue=queue)
-    except Exception as exc:  # kombu raises many types; whichever, nothing was queued
-        rt.credits.refund(job_id, "enqueue_failed", "could not enqueue")
-        raise DependencyDown("The job queue is unavailable; retry later.") from exc
-    result = _await(str(job_id), rt.settings.request_timeout_seconds)
-    if result is None:
-        raise _timeout(str(job_id))
-    return _result_response(result, params["input_image"], balance_after)
-
-
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-MAX_IDEMPOTENCY_KEY = 255
-
-
-def _idempotency_key() -> str | None:
-    """The request's Idempotency-Key header, checked (printable ASCII, 1..255 characters)."""
-    key = request.headers.get(IDEMPOTENCY_HEADER)
-    if key is None:
-        return None
-    if not 0 < len(key) <= MAX_IDEMPOTENCY_KEY or not key.isascii() or not key.isprintable():
-        raise InvalidParameter(IDEMPOTENCY_HEADER, "The Idempotency-Key header must be 1 to 255 "
-                               "printable ASCII characters.")
-    return key
-
-
-def _request_hash(params: dict[str, Any]) -> str:
-    """Fingerprint of the normalised parameters: the same key must come with the same request."""
-    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
-
-
-def _timeout(job_id: str) -> ProcessingTimeout:
-    err = ProcessingTimeout("The image is still being processed; poll the status URL.")
-    err.data = {"job_id": job_id, "status_url": _status_url(job_id)}
-    return err
-
-
-def _await_recorded(job_id: uuid.UUID, timeout: float) -> dict[str, Any] | None:
-    """A replayed job's outcome from PostgreSQL (its result list belongs to the first request)."""
-    rt = _rt()
-    deadline = time.monotonic() + max(timeout, 0.01)
-    delay = 0.05
-    while True:
-        job = rt.db.one("get_job", job_id=job_id)
-        if job is not None and job["status"] == "succeeded":
-            return {"job_id": str(job_id), "status": "succeeded", "output_key": job["output_key"]}
-        if job is not None and job["status"] == "failed":
-            return {"job_id": str(job_id), "status": "failed",
-                    "error": {"code": job["error_code"], "message": job["error_message"]}}
-        if time.monotonic() + delay > deadline:
-            return None
-        time.sleep(delay)
-        delay = min(delay * 2, 0.5)
-
-
-# Longest single BLPOP: below the Redis client's socket read timeout (redis-py 8 defaults
-# to 5 s), or a wait longer than that fails as a socket timeout and answers 504 too early.
-AWAIT_SLICE_SECONDS = 2.0
-
-
-def _await(job_id: str, timeout: float) -> dict[str, Any] | None:
-    """The worker's result for job_id, or None when timeout passes first."""
-    rt = _rt()
-    deadline = time.monotonic() + max(timeout, 0.01)
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return None
-        try:
-            popped = rt.redis.blpop([done_key(job_id)],
-                                    timeout=max(min(left, AWAIT_SLICE_SECONDS), 0.01))
-        except redis_lib.RedisError:
-            return None  # Redis went away mid-wait: the job endpoint still tells the outcome
-        if popped:
-            return json.loads(popped[1])
-
-
-def _status_url(job_id: str) -> str:
-    return url_for("api.job_status", job_id=job_id, _external=True)
-
-
-def _result_response(result: dict[str, Any], input_image: str, balance_after: int) -> Any:
-    if result.get("status") != "succeeded":
-        error = result.get("error") or {}
-        raise from_code(error.get("code", "processing_failed"), error.get("message"))
+    params, uploads = parse_request(rt.settings)
+    outcome = jobs.submit(current_user_id(), int(get_jwt()["kid"]), params, uploads)
     return jsonify({
         "success": True,
         "message": SUCCESS_MESSAGE,
-        "data": {"output_image": _rt().storage.url(result["output_key"]),
-                 "input_image": input_image},
-        "credits_remaining": balance_after,
+        "data": {"output_image": rt.storage.url(outcome.result["output_key"]),
+                 "input_image": params["input_image"]},
+        "credits_remaining": outcome.balance_after,
     })
 
 

@@ -7,7 +7,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, current_app, jsonify, request
+from flask import Flask, current_app, g, has_request_context, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from flask_jwt_extended import JWTManager
 from werkzeug.exceptions import HTTPException
@@ -17,6 +17,7 @@ from shared.errors import ApiError, MethodNotAllowed, NotFound, PayloadTooLarge
 from shared.runtime import Runtime
 
 log = logging.getLogger("gateway")
+REMOVEBG_PREFIX = "/v1.0/"  # the remove.bg-compatible API answers errors in its own format
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -46,12 +47,14 @@ def create_app(settings: Settings | None = None) -> Flask:
         openapi,
         openapi_admin,
         ratelimit,
+        removebg,
         selfservice,
     )
 
     auth.register_jwt_callbacks(jwt)
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(removebg.bp)
     app.register_blueprint(selfservice.bp)
     app.register_blueprint(admin_api.bp)
     app.register_blueprint(openapi_admin.bp)
@@ -60,7 +63,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.cli.add_command(admin.admin_cli)
     observability.init_app(app)  # /metrics; times, counts and log ids of every request
     ratelimit.init_app(app)
-    _bound_streamed_bodies(app, settings.max_request_bytes)
+    _bound_streamed_bodies(app, settings)
     _register_error_handlers(app)
     return app
 
@@ -82,19 +85,37 @@ def runtime() -> Runtime:
 
 
 def error_response(err: ApiError) -> Any:
-    """The JSON envelope and status (and headers) of one error."""
-    response = jsonify(err.to_dict())
-    response.status_code = err.status
+    """The JSON envelope and status (and headers) of one error, in the format of its API."""
+    if has_request_context() and request.path.startswith(REMOVEBG_PREFIX):
+        from gateway.removebg import removebg_error
+
+        body, status = removebg_error(err)
+        response = jsonify(body)
+        response.status_code = status
+    else:
+        response = jsonify(err.to_dict())
+        response.status_code = err.status
     for name, value in (err.headers or {}).items():
         response.headers[name] = value
     return response
 
 
-def _bound_streamed_bodies(app: Flask, limit: int) -> None:
+# Endpoints that take uploads: their bodies may reach an upload's size (gateway/forms.py).
+UPLOAD_ENDPOINTS = frozenset({"api.remove_background", "removebg.removebg"})
+
+
+def _bound_streamed_bodies(app: Flask, settings: Settings) -> None:
     """413 for a chunked body over the limit (Werkzeug would silently cut it at the limit)."""
 
     @app.before_request
     def _read_chunked_body() -> None:
+        from gateway.forms import upload_body_limit
+
+        limit = settings.max_request_bytes
+        if request.endpoint in UPLOAD_ENDPOINTS:
+            limit = upload_body_limit(settings)
+            # Flask 3.1: per-request limits, for the body and for form fields (base64 in a form).
+            request.max_content_length = request.max_form_memory_size = limit
         env = request.environ
         # Only bodies without Content-Length from a server that ends the stream (gunicorn does
         # for chunked requests); bodies with a length are checked by MAX_CONTENT_LENGTH.
@@ -105,6 +126,7 @@ def _bound_streamed_bodies(app: Flask, limit: int) -> None:
             raise PayloadTooLarge()
         env["wsgi.input"] = io.BytesIO(raw)
         env["CONTENT_LENGTH"] = str(len(raw))
+        g.body_length = len(raw)  # request.content_length stays None while chunked
 
 
 def _register_error_handlers(app: Flask) -> None:

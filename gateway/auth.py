@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, g, jsonify, request
 from flask_jwt_extended import JWTManager, create_access_token, get_jwt, jwt_required
+from pydantic import ValidationError
 
+from gateway.schemas import TokenRequest
 from shared.accounts import Accounts
-from shared.errors import BadRequest, InvalidToken, TokenExpired, Unauthorized
+from shared.errors import BadRequest, InvalidApiKey, InvalidToken, TokenExpired, Unauthorized
 
 bp = Blueprint("auth", __name__, url_prefix="/api")
 
@@ -34,10 +36,14 @@ def _token_response(user_id: int, key_id: int) -> dict[str, Any]:
 @bp.post("/token")
 def token() -> Any:
     """POST /api/token {"key": "..."} -> {"access_token": ...}."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not isinstance(body.get("key"), str) or not body["key"]:
-        raise BadRequest("Send a JSON body {\"key\": \"YOUR_API_KEY\"}.")
-    user_id, key_id = accounts().verify_key(body["key"])
+    raw = request.get_json(silent=True)
+    try:
+        key = TokenRequest.model_validate(raw).key
+    except ValidationError:
+        if isinstance(raw, dict) and isinstance(raw.get("key"), str) and raw["key"]:
+            raise InvalidApiKey() from None  # a string pydantic refuses (a lone surrogate)
+        raise BadRequest("Send a JSON body {\"key\": \"YOUR_API_KEY\"}.") from None
+    user_id, key_id = accounts().verify_key(key)
     return jsonify(_token_response(user_id, key_id))
 
 
@@ -50,7 +56,9 @@ def refresh() -> Any:
 
 
 def current_user_id() -> int:
-    """The user of the verified token of this request."""
+    """The user of this request: of its X-Api-Key (remove.bg API), else of its verified token."""
+    if g.get("api_key_user") is not None:
+        return int(g.api_key_user)
     return int(get_jwt()["sub"])
 
 

@@ -71,7 +71,8 @@ def readyz() -> Any:
     """200 when Redis, PostgreSQL, S3 and at least one worker answer; 503 naming what is down."""
     from gateway.app import runtime
 
-    components, workers = check(runtime())
+    rt = runtime()
+    components, workers = check(rt)
     ready = all(c["ok"] for c in components.values())
     # Live workers per model this gateway serves (0: requests for it wait or answer 503).
     models = {name: sum(1 for w in workers if w.get("model") == name)

@@ -1,9 +1,15 @@
 """The OpenAPI 3.1 document of the whole API, served at GET /api/v1/openapi.json (no auth).
 
-The document is written here by hand, next to the code it describes, and built once at import:
-the endpoint answers the same pre-serialised bytes every time. tests/integration/test_openapi.py
-checks that every Flask route is in it (and nothing else), and runs schemathesis against a real
-gateway so that a response the document does not allow fails the build.
+The request and response bodies are generated from pydantic models: requests from the models
+that validate them (gateway/schemas.py, via gateway/openapi_bodies.py), so the document cannot
+drift from the validation, and responses from gateway/response_models.py. The error catalogue
+and response helpers, shared with the admin document, are in gateway/openapi_base.py; the
+self-service routes' paths and schemas in gateway/openapi_account.py; the remove.bg-compatible
+paths in gateway/openapi_bodies.py. This module assembles them with the paths, statuses and
+headers of the other routes.
+Built once at import: the endpoint answers the same pre-serialised bytes every time.
+tests/integration/test_openapi.py checks that every Flask route is in it (and nothing else), and
+runs schemathesis against a real gateway so that a response the document does not allow fails.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from gateway.openapi_base import (
     AUTH_ERRORS,
     BEARER,
     ERROR_CODES,
-    ERROR_SCHEMA,
+    ERROR_SCHEMAS,
     JSON,
     error_response,
     error_schema,
@@ -26,178 +32,31 @@ from gateway.openapi_base import (
     ref,
     responses,
 )
-from shared.tasks import GRADIENT_DIRECTIONS, OUTPUT_FORMATS
+from gateway.openapi_bodies import API_KEY_SCHEME, MULTIPART, REMOVEBG_PATHS, request_schemas
+from gateway.response_models import response_schemas
 
 bp = Blueprint("openapi", __name__)
 
 PATH = "/api/v1/openapi.json"
 
-_HEX = "#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})"
 
-SCHEMAS: dict[str, Any] = {
-    "Error": ERROR_SCHEMA,
-    **{f"Error{status}": error_schema(status) for status in ERROR_CODES},
-    "TokenRequest": {
-        "type": "object",
-        "required": ["key"],
-        "properties": {"key": {"type": "string", "minLength": 1,
-                               "description": "An API key, `<prefix>.<secret>`."}},
-    },
-    "Token": {
-        "type": "object",
-        "required": ["access_token", "token_type", "expires_in"],
-        "additionalProperties": False,
-        "properties": {
-            "access_token": {"type": "string", "description": "An HS256 JWT."},
-            "token_type": {"const": "bearer"},
-            "expires_in": {"type": "integer", "minimum": 1, "description": "Seconds."},
-        },
-    },
-    "Credits": {
-        "type": "object",
-        "required": ["success", "credits", "user_id"],
-        "additionalProperties": False,
-        "properties": {
-            "success": {"const": True},
-            "credits": {"type": "integer"},
-            "user_id": {"type": "integer"},
-        },
-    },
-    "RemoveBackgroundRequest": {
-        "type": "object",
-        "required": ["input_image"],
-        "additionalProperties": False,
-        "properties": {
-            "input_image": {
-                "type": "string",
-                "maxLength": 2048,
-                "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\\s]+",
-                "description": "http or https URL of the input image.",
-            },
-            "output_format": {
-                "type": ["string", "null"],
-                "enum": [*OUTPUT_FORMATS, None],
-                "default": "png",
-                "description": "Format of the output (any case; null means png).",
-            },
-            "bg_color": {
-                "type": ["string", "null"],
-                "pattern": f"^(?:{_HEX})?$",
-                "description": "`#RRGGBB` or `#RGB`; overrides the gradient. "
-                               "Empty or null: none.",
-            },
-            "bg_gradient": {
-                "type": ["string", "null"],
-                "pattern": f"^(?:{_HEX}:{_HEX})?$",
-                "description": "Two colours, `#a:#b`. Empty or null: none.",
-            },
-            "gradient_direction": {
-                "type": ["string", "null"],
-                "enum": [*GRADIENT_DIRECTIONS, "", None],
-                "default": GRADIENT_DIRECTIONS[0],
-            },
-        },
-    },
-    "RemoveBackgroundResult": {
-        "type": "object",
-        "required": ["success", "message", "data", "credits_remaining"],
-        "additionalProperties": False,
-        "properties": {
-            "success": {"const": True},
-            "message": {"type": "string"},
-            "data": ref("schemas", "ResultData"),
-            "credits_remaining": {"type": "integer",
-                                  "description": "The balance after this image's credit."},
-        },
-    },
-    "ResultData": {
-        "type": "object",
-        "required": ["output_image", "input_image"],
-        "additionalProperties": False,
-        "properties": {
-            "output_image": {"type": "string", "format": "uri",
-                             "description": "Presigned (or public) URL of the output."},
-            "input_image": {"type": "string", "description": "As sent."},
-        },
-    },
-    "Job": {
-        "type": "object",
-        "required": ["success", "job_id", "status", "created_at", "finished_at"],
-        "additionalProperties": False,
-        "properties": {
-            "success": {"const": True},
-            "job_id": {"type": "string", "format": "uuid"},
-            "status": {"enum": ["queued", "running", "succeeded", "failed"]},
-            "created_at": {"type": "string", "format": "date-time"},
-            "finished_at": {"type": ["string", "null"], "format": "date-time"},
-            "message": {"type": "string", "description": "Once succeeded."},
-            "data": ref("schemas", "ResultData"),
-            "error": {
-                "type": "object",
-                "description": "Once failed: what the request would have answered.",
-                "required": ["code", "message", "status"],
-                "additionalProperties": False,
-                "properties": {
-                    "code": {"type": "string"},
-                    "message": {"type": "string"},
-                    "status": {"type": "integer"},
-                },
-            },
-        },
-    },
-    "Health": {
-        "type": "object",
-        "required": ["status"],
-        "additionalProperties": False,
-        "properties": {"status": {"const": "ok"}},
-    },
-    "Readiness": {
-        "type": "object",
-        "required": ["status", "down", "components", "workers"],
-        "additionalProperties": False,
-        "properties": {
-            "status": {"enum": ["ready", "unavailable"]},
-            "down": {"type": "array",
-                     "items": {"enum": ["redis", "postgres", "s3", "workers"]}},
-            "components": {
-                "type": "object",
-                "required": ["redis", "postgres", "s3", "workers"],
-                "additionalProperties": False,
-                "properties": {name: ref("schemas", "Component")
-                               for name in ("redis", "postgres", "s3", "workers")},
-            },
-            "workers": {"type": "array", "items": ref("schemas", "Worker")},
-        },
-    },
-    "Component": {
-        "type": "object",
-        "required": ["ok"],
-        "additionalProperties": False,
-        "properties": {
-            "ok": {"type": "boolean"},
-            "error": {"type": "string", "description": "Why it is down."},
-            "count": {"type": "integer", "minimum": 0, "description": "`workers`: live ones."},
-        },
-    },
-    "Worker": {
-        "type": "object",
-        "description": "A live worker's heartbeat.",
-        "required": ["hostname", "pid", "queue"],
-        "properties": {
-            "hostname": {"type": "string"},
-            "pid": {"type": "integer"},
-            "queue": {"type": "string"},
-            "model": {"type": "string"},
-            "providers": {"type": "array", "items": {"type": "string"}},
-        },
-    },
-    **ACCOUNT_SCHEMAS,
-    "OpenApiDocument": {
-        "type": "object",
-        "required": ["openapi", "info", "paths"],
-        "properties": {"openapi": {"type": "string", "pattern": "^3\\.1\\."}},
-    },
-}
+def _components(*parts: dict[str, Any]) -> dict[str, Any]:
+    """The parts merged into one components.schemas; a name defined twice is an error."""
+    merged: dict[str, Any] = {}
+    for part in parts:
+        if clash := merged.keys() & part.keys():
+            raise ValueError(f"OpenAPI schemas defined twice: {sorted(clash)}")
+        merged.update(part)
+    return merged
+
+
+SCHEMAS: dict[str, Any] = _components(
+    request_schemas(),  # gateway/schemas.py, the models that validate the requests
+    response_schemas(),  # gateway/response_models.py
+    ERROR_SCHEMAS,
+    {f"Error{status}": error_schema(status) for status in ERROR_CODES},
+    ACCOUNT_SCHEMAS,
+)
 
 
 PATHS: dict[str, Any] = {
@@ -248,7 +107,8 @@ PATHS: dict[str, Any] = {
                        "pattern": "^[ -~]+$"},
         }],
         "requestBody": {"required": True, "content": {
-            JSON: {"schema": ref("schemas", "RemoveBackgroundRequest")}}},
+            JSON: {"schema": ref("schemas", "RemoveBackgroundRequest")},
+            MULTIPART: {"schema": ref("schemas", "RemoveBackgroundMultipart")}}},
         "responses": responses(
             ok("The output image.", "RemoveBackgroundResult"),
             (400, 401, 402, 405, 413, 415, 422, 429, 500, 502, 503, 504), rate_limited=True),
@@ -294,6 +154,7 @@ PATHS: dict[str, Any] = {
             "405": ref("responses", "Error405"),
         },
     }},
+    **REMOVEBG_PATHS,
     PATH: {"get": {
         "operationId": "openapi",
         "tags": ["meta"],
@@ -316,12 +177,14 @@ DOCUMENT: dict[str, Any] = {
         "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
     },
     "servers": [{"url": "/"}],
-    "tags": [{"name": name} for name in ("auth", "account", "images", "health", "meta")],
+    "tags": [{"name": name} for name in ("auth", "account", "images", "remove.bg", "health",
+                                         "meta")],
     "paths": PATHS,
     "components": {
         "securitySchemes": {"bearerAuth": {
             "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-            "description": "A token from POST /api/token (or /api/refresh)."}},
+            "description": "A token from POST /api/token (or /api/refresh)."},
+            "apiKey": API_KEY_SCHEME},
         "schemas": SCHEMAS,
         "responses": {f"Error{status}": error_response(status) for status in ERROR_CODES},
     },

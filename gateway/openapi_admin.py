@@ -16,7 +16,7 @@ from gateway.openapi_account import USAGE_COUNTS
 from gateway.openapi_base import (
     CURSOR_PARAMS,
     DATE_TIME,
-    ERROR_SCHEMA,
+    ERROR_SCHEMAS,
     JSON,
     NULLABLE_DATE_TIME,
     RANGE_PARAMS,
@@ -83,7 +83,7 @@ LEDGER_ROW = {"id": _INT, "created_at": DATE_TIME, "user_id": _INT, "email": _ST
 ANY_JSON = {"type": ["object", "null"]}
 
 SCHEMAS: dict[str, Any] = {
-    "Error": ERROR_SCHEMA,
+    **ERROR_SCHEMAS,
     **{f"Error{status}": error_schema(status, CODES) for status in CODES},
     "User": _closed(USER),
     "UserPage": page_of("User", "Users by id."),

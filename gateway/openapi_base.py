@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.response_models import Error, response_schemas
+
 JSON = "application/json"
 REF = "#/components"
 
@@ -19,7 +21,7 @@ ERROR_CODES: dict[int, tuple[str, ...]] = {
     409: ("last_active_key", "too_many_keys"),
     413: ("payload_too_large", "input_too_large"),
     415: ("unsupported_media_type",),
-    422: ("invalid_image", "idempotency_key_mismatch"),
+    422: ("invalid_image", "unknown_foreground", "idempotency_key_mismatch"),
     429: ("rate_limited",),
     500: ("processing_failed", "internal_error"),
     502: ("input_unreachable", "input_url_forbidden"),
@@ -40,9 +42,11 @@ ERROR_TEXT: dict[int, str] = {
          "`too_many_keys` (revoke one first).",
     413: "`payload_too_large` (request body over `MAX_REQUEST_BYTES`, chunked ones included) "
          "or `input_too_large` (input bytes or pixels).",
-    415: "`unsupported_media_type`: the body is not `application/json`.",
-    422: "`invalid_image` (not decodable, truncated, HTML, empty) or "
-         "`idempotency_key_mismatch` (an `Idempotency-Key` reused with another body).",
+    415: "`unsupported_media_type`: the body is neither `application/json` nor "
+         "`multipart/form-data`.",
+    422: "`invalid_image` (not decodable, truncated, HTML, empty), `unknown_foreground` (no "
+         "subject found) or `idempotency_key_mismatch` (an `Idempotency-Key` reused with "
+         "another body).",
     429: "`rate_limited`: over `RATE_LIMIT_PER_MINUTE` for this user; never charged.",
     500: "`processing_failed`: the worker failed unexpectedly (the credit is refunded).",
     502: "`input_unreachable` (DNS, refused, timeout, non-2xx) or `input_url_forbidden` "
@@ -171,35 +175,6 @@ RANGE_PARAMS = [
 ]
 
 
-ERROR_SCHEMA: dict[str, Any] = {
-
-    "type": "object",
-    "description": "The one error envelope of every failed request.",
-    "required": ["success", "message", "error"],
-    "additionalProperties": False,
-    "properties": {
-        "success": {"const": False},
-        "message": {"type": "string"},
-        "error": {
-            "type": "object",
-            "required": ["code"],
-            "properties": {
-                "code": {"type": "string"},
-                "param": {"type": "string", "description": "400: the offending field."},
-                "credits": {"type": "integer", "description": "402: the balance."},
-                "limit": {"type": "integer", "description": "429: requests per minute."},
-                "retry_after": {"type": "integer", "description": "429: seconds."},
-                "queue_depth": {"type": "integer", "description": "503 `overloaded`."},
-            },
-            "additionalProperties": True,
-        },
-        "data": {
-            "type": "object",
-            "description": "504 `timeout`: where to poll for the job's outcome.",
-            "properties": {
-                "job_id": {"type": "string", "format": "uuid"},
-                "status_url": {"type": "string", "format": "uri"},
-            },
-        },
-    },
-}
+# The one error envelope of every failed request (both APIs), from its pydantic model, with
+# the models it nests; error_schema() narrows its code per status.
+ERROR_SCHEMAS: dict[str, Any] = response_schemas((Error,))

@@ -12,12 +12,13 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import redis as redis_lib
-from flask import Flask, g
+from flask import Flask, g, request
 from flask.typing import ResponseReturnValue
 
 from shared.errors import RateLimited
@@ -105,6 +106,11 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _headers(response: Any) -> ResponseReturnValue:
-        for name, value in (g.get("ratelimit_headers") or {}).items():
+        headers = dict(g.get("ratelimit_headers") or {})
+        if headers and request.path.startswith("/v1.0/"):
+            # remove.bg's X-RateLimit-Reset is the Unix time the window ends, not seconds.
+            headers["X-RateLimit-Reset"] = str(int(time.time())
+                                               + int(headers["X-RateLimit-Reset"]))
+        for name, value in headers.items():
             response.headers[name] = value
         return response

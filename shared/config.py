@@ -80,6 +80,8 @@ class Settings:
     input_read_timeout: float = 20.0
     input_max_redirects: int = 3
     max_image_pixels: int = 50_000_000
+    # Gateway: an uploaded image (multipart file or base64), checked before a credit is reserved.
+    upload_max_bytes: int = 22 * 1024 * 1024
 
     # Model: the one a worker serves; on the gateway, the default for requests without one.
     model_name: str = "u2net"

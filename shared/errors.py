@@ -176,6 +176,12 @@ class InvalidImage(ApiError):
     code = "invalid_image"
 
 
+class UnknownForeground(InvalidImage):
+    """Could not identify a foreground in the image."""
+
+    code = "unknown_foreground"
+
+
 class IdempotencyMismatch(ApiError):
     """This Idempotency-Key was used with a different request."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from datetime import timedelta
+from typing import BinaryIO
 
 import urllib3
 from minio import Minio
@@ -16,6 +17,10 @@ from shared.config import Settings
 from shared.errors import StorageError
 
 OUTPUT_PREFIX = "outputs/"
+# Uploaded inputs (and background photos) wait here for their job; the worker deletes them when
+# the job ends, and a one-day lifecycle rule removes any a crash left behind.
+INPUT_PREFIX = "inputs/"
+INPUT_RETENTION_DAYS = 1
 
 
 def output_key(job_id: str, extension: str) -> str:
@@ -24,6 +29,11 @@ def output_key(job_id: str, extension: str) -> str:
     Job ids are random UUID4s (122 bits) known only to their owner, so the key is unguessable.
     """
     return f"{OUTPUT_PREFIX}{job_id}.{extension}"
+
+
+def input_key(job_id: str, role: str = "image") -> str:
+    """The object key of a job's uploaded input ("image") or background photo ("background")."""
+    return f"{INPUT_PREFIX}{job_id}/{role}"
 
 
 class Storage:
@@ -47,10 +57,13 @@ class Storage:
         try:
             if not self.client.bucket_exists(self.bucket):
                 self.client.make_bucket(self.bucket)
+            rules = [Rule(ENABLED, rule_filter=Filter(prefix=INPUT_PREFIX), rule_id="inputs",
+                          expiration=Expiration(days=INPUT_RETENTION_DAYS))]
             if self.settings.output_retention_days > 0:
-                rule = Rule(ENABLED, rule_filter=Filter(prefix=OUTPUT_PREFIX), rule_id="retention",
-                            expiration=Expiration(days=self.settings.output_retention_days))
-                self.client.set_bucket_lifecycle(self.bucket, LifecycleConfig([rule]))
+                rules.append(Rule(ENABLED, rule_filter=Filter(prefix=OUTPUT_PREFIX),
+                                  rule_id="retention",
+                                  expiration=Expiration(days=self.settings.output_retention_days)))
+            self.client.set_bucket_lifecycle(self.bucket, LifecycleConfig(rules))
             if self.settings.s3_public_base_url:
                 self.client.set_bucket_policy(self.bucket, json.dumps(self._public_policy()))
         except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
@@ -61,13 +74,32 @@ class Storage:
             "Effect": "Allow", "Principal": {"AWS": ["*"]}, "Action": ["s3:GetObject"],
             "Resource": [f"arn:aws:s3:::{self.bucket}/{OUTPUT_PREFIX}*"]}]}
 
-    def put(self, key: str, data: bytes, content_type: str) -> None:
+    def put(self, key: str, data: bytes, content_type: str,
+            metadata: dict[str, str] | None = None) -> None:
         """Write one object whole (S3 PUT is atomic: readers never see half an object)."""
+        self.put_stream(key, io.BytesIO(data), len(data), content_type, metadata)
+
+    def put_stream(self, key: str, stream: BinaryIO, length: int, content_type: str,
+                   metadata: dict[str, str] | None = None) -> None:
+        """Write length bytes read from stream (an upload's spooled file) as one object."""
         try:
-            self.client.put_object(self.bucket, key, io.BytesIO(data), len(data),
-                                   content_type=content_type)
+            self.client.put_object(self.bucket, key, stream, length, content_type=content_type,
+                                   metadata=metadata)  # type: ignore[arg-type]
         except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise StorageError() from exc
+
+    def get(self, key: str) -> tuple[bytes, dict[str, str]]:
+        """An object's bytes and headers (Content-Type, x-amz-meta-*, lower-cased names)."""
+        resp = None
+        try:
+            resp = self.client.get_object(self.bucket, key)
+            return resp.read(), {k.lower(): v for k, v in resp.headers.items()}
+        except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise StorageError() from exc
+        finally:
+            if resp is not None:
+                resp.close()
+                resp.release_conn()
 
     def delete(self, key: str) -> None:
         """Remove an object (missing is fine)."""

@@ -7,18 +7,27 @@ from typing import Any, TypedDict
 
 import redis as redis_lib
 
+from shared.options import OutputOptions
+
 REMOVE_BACKGROUND = "bgremove.remove_background"
 REAP_OVERDUE = "bgremove.reap_overdue"
 
-OUTPUT_FORMATS = ("png", "jpg", "webp")
+OUTPUT_FORMATS = ("png", "jpg", "webp", "zip", "auto")
 GRADIENT_DIRECTIONS = ("vertical", "horizontal", "diagonal-tl-br", "diagonal-bl-tr")
 
 
-class RemoveBackgroundPayload(TypedDict):
+class UploadAndOptions(TypedDict, total=False):
+    """Issue #11: an uploaded input (by S3 key, never its bytes) and the output options."""
+
+    input_key: str | None  # set when the image was uploaded; input_image is then None
+    options: OutputOptions  # shared/options.py; empty = the seed's behaviour
+
+
+class RemoveBackgroundPayload(UploadAndOptions):
     """The one argument of REMOVE_BACKGROUND (task id = job id)."""
 
     job_id: str
-    input_image: str
+    input_image: str | None
     output_format: str
     bg_color: str | None
     bg_gradient: str | None

@@ -58,11 +58,14 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int,
 
 
 def refine(image: Image.Image, prob: np.ndarray, work_side: int = 768,
-           radius_frac: float = 0.005, eps: float = 1e-3) -> np.ndarray:
+           radius_frac: float = 0.005, eps: float = 1e-3, contrast: float = 1.5) -> np.ndarray:
     """Full-size alpha [H, W] in [0, 1]: the model's map, edge-snapped to the photo.
 
     Coefficients are fitted on a copy whose longer side is work_side (never upscaled), with
-    a window radius of radius_frac of that side, then applied to the full-size photo.
+    a window radius of radius_frac of that side, then applied to the full-size photo. The
+    filter also softens hard edges a little; a mild contrast around 0.5 restores them (on
+    the binary sets it lowers MAE below rembg's; on soft mattes it costs part of the gradient
+    gain: both measured by make quality, README "Quality").
     """
     width, height = image.size
     scale = min(1.0, work_side / max(width, height))
@@ -79,4 +82,8 @@ def refine(image: Image.Image, prob: np.ndarray, work_side: int = 768,
     else:
         full = small
     alpha = (a * full).sum(axis=-1) + b
+    if contrast != 1.0:
+        alpha -= 0.5
+        alpha *= contrast
+        alpha += 0.5
     return np.clip(alpha, 0.0, 1.0, out=alpha)

@@ -9,9 +9,11 @@ from typing import Any, TypeVar
 
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import task_postrun, task_prerun
+from PIL import Image
 
 from shared import logs, metrics
 from shared.errors import ApiError, ProcessingFailed, ProcessingTimeout
+from shared.options import OutputOptions
 from shared.runtime import Runtime
 from shared.storage import output_key
 from shared.tasks import (
@@ -21,7 +23,7 @@ from shared.tasks import (
     publish_result,
 )
 from worker import app as worker_app
-from worker import fetch, models, pipeline
+from worker import fetch, models, options, pipeline
 
 log = logging.getLogger("worker.tasks")
 T = TypeVar("T")
@@ -46,6 +48,7 @@ def process(rt: Runtime, payload: RemoveBackgroundPayload) -> JobResult:
     job_id = payload["job_id"]
     job = rt.db.one("job_started", job_id=job_id)
     if job is None:
+        _drop_inputs(rt, payload)
         metrics.observe_task("skipped", {})
         result = _already_closed(rt, job_id)
         publish_result(rt.redis, result)
@@ -54,21 +57,23 @@ def process(rt: Runtime, payload: RemoveBackgroundPayload) -> JobResult:
     log.info("job started")
     watch = Stopwatch()
     settings = rt.settings
+    opts: OutputOptions = payload.get("options") or {}
     key = output_key(job_id, payload["output_format"])
     stored = False
     try:
-        data = watch.run("fetch", fetch.fetch_image, payload["input_image"], settings)
-        image = watch.run("decode", pipeline.decode, data, settings.max_image_pixels)
+        data = watch.run("fetch", _input_bytes, rt, payload)
+        image, factor = watch.run("decode", options.decode, data, opts, settings.max_image_pixels)
         segmenter = models.get_segmenter(settings)
         mask = watch.run("segment", pipeline.segment, image, segmenter, settings.refine,
                          settings.tta_flip)
-        out = watch.run("composite", pipeline.composite, image, mask, payload["bg_color"],
-                        payload["bg_gradient"], payload["gradient_direction"],
-                        payload["output_format"])
-        encoded, content_type = watch.run("encode", pipeline.encode, out,
-                                          payload["output_format"], settings.png_compress_level,
-                                          settings.png_zlib_strategy)
-        watch.run("upload", rt.storage.put, key, encoded, content_type)
+        background = _background(rt, opts, watch)
+        out = watch.run("composite", options.compose, image, mask, payload, opts, background,
+                        factor)
+        rendered = watch.run("encode", options.encode, out, payload["output_format"],
+                             settings.png_compress_level, settings.png_zlib_strategy)
+        key = output_key(job_id, rendered.extension)  # format "auto" is decided by the pixels
+        watch.run("upload", rt.storage.put, key, rendered.data, rendered.content_type,
+                  rendered.metadata())
         stored = True
         if not rt.credits.commit(job_id, key, watch.timings):
             # The reaper failed (and refunded) this job meanwhile: no output without a charge.
@@ -83,6 +88,36 @@ def process(rt: Runtime, payload: RemoveBackgroundPayload) -> JobResult:
     except Exception:
         log.exception("job failed unexpectedly", extra={"job_id": job_id})
         return _fail(rt, job_id, ProcessingFailed(), watch, key if stored else None)
+    finally:
+        _drop_inputs(rt, payload)
+
+
+def _input_bytes(rt: Runtime, payload: RemoveBackgroundPayload) -> bytes:
+    """The input image: an upload the gateway put in S3, else the URL (fetched SSRF-safe)."""
+    if payload.get("input_key"):
+        return rt.storage.get(payload["input_key"])[0]
+    return fetch.fetch_image(payload["input_image"], rt.settings)
+
+
+def _background(rt: Runtime, opts: OutputOptions, watch: Stopwatch) -> Image.Image | None:
+    """The background photo (bg_image_url, or an uploaded one), decoded; None without one."""
+    if opts.get("bg_image_key"):
+        data = watch.run("fetch_background", lambda: rt.storage.get(opts["bg_image_key"])[0])
+    elif opts.get("bg_image_url"):
+        data = watch.run("fetch_background", fetch.fetch_image, opts["bg_image_url"], rt.settings)
+    else:
+        return None
+    return pipeline.decode(data, rt.settings.max_image_pixels)
+
+
+def _drop_inputs(rt: Runtime, payload: RemoveBackgroundPayload) -> None:
+    """Delete the job's uploaded objects once it has ended (the lifecycle rule is the backstop)."""
+    for key in (payload.get("input_key"), (payload.get("options") or {}).get("bg_image_key")):
+        if key:
+            try:
+                rt.storage.delete(key)
+            except ApiError:
+                log.warning("could not delete an uploaded input", extra={"key": key})
 
 
 def _fail(rt: Runtime, job_id: str, err: ApiError, watch: Stopwatch,

@@ -58,7 +58,9 @@ def api(stack_env, services, worker, rt) -> Iterator[Api]:
         user = make_user(rt, credits=1000)
         resp = requests.post(f"{url}/api/token", json={"key": user["api_key"]}, timeout=10)
         assert resp.status_code == 200, resp.text
-        yield Api(url, {"Authorization": f"Bearer {resp.json()['access_token']}"})
+        # Both credentials on every call: each API reads its own header and ignores the other.
+        yield Api(url, {"Authorization": f"Bearer {resp.json()['access_token']}",
+                        "X-Api-Key": user["api_key"]})
     finally:
         managed.stop()
 

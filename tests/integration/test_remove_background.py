@@ -285,7 +285,7 @@ def test_worker_side_failures_refund(client, rt, images, photo, worker, name, ur
 
 @pytest.mark.parametrize(("body", "param"), [
     ({"input_image": "https://example.com/a.jpg", "bg_color": "#12345"}, "bg_color"),
-    ({"input_image": "https://example.com/a.jpg", "bg_color": "red"}, "bg_color"),
+    ({"input_image": "https://example.com/a.jpg", "bg_color": "reddish"}, "bg_color"),
     ({"input_image": "https://example.com/a.jpg", "bg_gradient": "#fff"}, "bg_gradient"),
     ({"input_image": "https://example.com/a.jpg", "bg_gradient": "#fff:#zzz"}, "bg_gradient"),
     ({"input_image": "https://example.com/a.jpg", "gradient_direction": "up"},
@@ -294,7 +294,8 @@ def test_worker_side_failures_refund(client, rt, images, photo, worker, name, ur
     ({"input_image": "ftp://example.com/a.jpg"}, "input_image"),
     ({"input_image": ""}, "input_image"),
     ({}, "input_image"),
-    ({"input_image": "https://example.com/a.jpg", "size": "full"}, "size"),
+    ({"input_image": "https://example.com/a.jpg", "size": "huge"}, "size"),
+    ({"input_image": "https://example.com/a.jpg", "colour": "red"}, "colour"),
 ])
 def test_invalid_parameters_are_400_naming_the_field(client, rt, body, param):
     u = make_user(rt, credits=2)

@@ -59,7 +59,7 @@ def test_fourth_request_is_429_and_costs_nothing(limited, rt, images):
     # Three requests that fail validation (400): counted, but no worker time spent.
     for i in range(LIMIT):
         resp = post_remove(limited, token, input_image="https://example.com/a.jpg",
-                           bg_color="red")
+                           bg_color="reddish")
         assert_error(resp, 400, "invalid_parameter")
         _headers_ok(resp, LIMIT - 1 - i)
     # The fourth is valid and would be charged: it is refused before any reservation.

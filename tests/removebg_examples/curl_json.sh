@@ -1,0 +1,5 @@
+curl -H 'X-API-Key: INSERT_YOUR_API_KEY_HERE'           \
+       -H 'Accept: application/json'                      \
+       -F 'image_file=@/path/to/file.jpg'                 \
+       -F 'size=auto'                                     \
+       -f https://api.remove.bg/v1.0/removebg -o no-bg.json
