@@ -44,6 +44,8 @@ BENCH = REPO / ".bench"
 QUICK = os.environ.get("QUICK", "") not in ("", "0")
 SIZES = {"1024x1024": (1024, 1024), "4000x3000": (4000, 3000)}
 CORES = os.cpu_count() or 1
+# Model under test (u2netp, u2net): the API, rembg.remove() and rembg s all run it.
+MODEL = os.environ.get("BENCH_MODEL", "u2netp")
 
 
 @dataclass
@@ -168,6 +170,8 @@ class Stack:
             "ORT_INTRA_OP_THREADS": os.environ.get("BENCH_ORT_THREADS", "1"),
             "GUNICORN_WORKERS": "2", "GUNICORN_THREADS": "32",
             "QUEUE_MAX_DEPTH": "100000", "WORKER_METRICS_PORT": "0",
+            # The same model for the API, the ceiling and the peer; our default refinement.
+            "MODEL_NAME": MODEL, "REFINE": os.environ.get("BENCH_REFINE", "guided"),
         }
         for name in ("PNG_COMPRESS_LEVEL",):
             if name in os.environ:
@@ -261,7 +265,7 @@ def _ceiling_proc(image: bytes, threads: int, start: mp.Event, seconds: float,
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
-    session = rembg.new_session("u2netp", providers=["CPUExecutionProvider"], sess_opts=opts)
+    session = rembg.new_session(MODEL, providers=["CPUExecutionProvider"], sess_opts=opts)
     rembg.remove(image, session=session)  # warm
     out.put(("ready", 0, 0))
     start.wait()
@@ -338,7 +342,7 @@ def peer_caller(url: str, image: bytes) -> Callable[[], tuple[bool, dict]]:
         session = getattr(local, "s", None) or requests.Session()
         local.s = session
         resp = session.post(f"{url}/api/remove", files={"file": ("x.jpg", image, "image/jpeg")},
-                            data={"model": "u2netp"}, timeout=300)
+                            data={"model": MODEL}, timeout=300)
         return resp.status_code == 200, {"bytes": len(resp.content)}
 
     return call

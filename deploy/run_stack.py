@@ -52,7 +52,7 @@ def app_env(services: Services, gateway_port: int) -> dict[str, str]:
         **services.env(),
         "S3_BUCKET": os.environ.get("S3_BUCKET", "bgremove-outputs"),
         "U2NET_HOME": os.environ.get("U2NET_HOME", str(REPO / ".models")),
-        "MODEL_NAME": os.environ.get("MODEL_NAME", "u2netp"),
+        "MODEL_NAME": os.environ.get("MODEL_NAME", "u2net"),
         "INPUT_ALLOW_NETWORKS": os.environ.get("INPUT_ALLOW_NETWORKS", ""),
         "GATEWAY_URL": f"http://127.0.0.1:{gateway_port}",
     }

@@ -22,7 +22,8 @@ def test_readyz_200_with_every_component_and_a_worker(client, worker):
     assert resp.status_code == 200, body
     assert body["down"] == []
     assert set(body["components"]) == {"redis", "postgres", "s3", "workers"}
-    assert body["workers"] and body["workers"][0]["model"] == "u2netp"
+    assert any(w["model"] == "u2netp" for w in body["workers"])
+    assert body["models"]["u2netp"] >= 1 and body["default_model"] == "u2netp"
     assert "CPUExecutionProvider" in body["workers"][0]["providers"]
 
 

@@ -113,7 +113,11 @@ def test_seed_python_example(gateway_url, rt, photo, reference_alpha):
     assert [classify(i) for i in imgs] == ["basic", "bg_color", "gradient"]
     assert [r["credits_remaining"] for r in results] == [4, 3, 2]
     alpha = np.asarray(imgs[0])[:, :, 3].astype(int)
-    assert np.abs(alpha - reference_alpha.astype(int)).max() <= 1
+    # The same cut-out as rembg's, with its edges refined (REFINE=guided): the foregrounds
+    # agree almost everywhere, the alpha differs only along the outline.
+    ref = reference_alpha.astype(int)
+    assert ((alpha >= 128) == (ref >= 128)).mean() > 0.98
+    assert np.abs(alpha - ref).mean() < 6
     assert rt.credits.balance(u["user_id"]) == 2 == rt.credits.ledger_balance(u["user_id"])
 
 

@@ -90,6 +90,10 @@ def u2net_worker(stack_env, services, rt):
         yield managed
     finally:
         managed.stop(timeout=30)
+        # Its heartbeats would outlive it by their TTL and count as live in later tests.
+        for key in rt.redis.scan_iter(match=f"{HEARTBEAT_PREFIX}*"):
+            if json.loads(rt.redis.get(key) or "{}").get("model") == "u2net":
+                rt.redis.delete(key)
 
 
 def test_each_model_is_served_by_its_own_worker(client, rt, images, worker, u2net_worker):
