@@ -91,6 +91,8 @@ class Settings:
     # resolution; "none": the model's map stretched, as rembg does), mirrored second pass.
     refine: str = "guided"
     tta_flip: bool = False
+    # Worker: re-estimate the subject's colour under semi-transparent pixels (worker/foreground.py).
+    foreground_estimation: bool = True
     u2net_home: str = os.path.expanduser("~/.u2net")
     ort_providers: str = "CPUExecutionProvider"
     ort_intra_op_threads: int = 0

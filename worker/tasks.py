@@ -23,7 +23,7 @@ from shared.tasks import (
     publish_result,
 )
 from worker import app as worker_app
-from worker import fetch, models, options, pipeline
+from worker import fetch, foreground, models, options, pipeline
 
 log = logging.getLogger("worker.tasks")
 T = TypeVar("T")
@@ -40,7 +40,9 @@ class Stopwatch:
         try:
             return fn(*args)
         finally:
-            self.timings[stage] = round(time.perf_counter() - started, 4)
+            # A stage may run in steps (composite: foreground colour, then layout): they add up.
+            elapsed = time.perf_counter() - started
+            self.timings[stage] = round(self.timings.get(stage, 0.0) + elapsed, 4)
 
 
 def process(rt: Runtime, payload: RemoveBackgroundPayload) -> JobResult:
@@ -67,7 +69,10 @@ def process(rt: Runtime, payload: RemoveBackgroundPayload) -> JobResult:
         mask = watch.run("segment", pipeline.segment, image, segmenter, settings.refine,
                          settings.tta_flip)
         background = _background(rt, opts, watch)
-        out = watch.run("composite", options.compose, image, mask, payload, opts, background,
+        # Part of compositing: the subject's own colour under its semi-transparent edges.
+        subject = (watch.run("composite", foreground.estimate, image, mask)
+                   if settings.foreground_estimation else image)
+        out = watch.run("composite", options.compose, subject, mask, payload, opts, background,
                         factor)
         rendered = watch.run("encode", options.encode, out, payload["output_format"],
                              settings.png_compress_level, settings.png_zlib_strategy)
