@@ -2,10 +2,15 @@
 PY := .venv/bin/python
 export U2NET_HOME ?= $(CURDIR)/.models
 
-.PHONY: setup run stop test lint fmt migrate bench quality backup restore
+.PHONY: setup models run stop test lint fmt migrate bench quality backup restore gpu-check
 
 setup:
 	@bash deploy/setup.sh
+
+# The serving files derived from the pinned weights (fp32 with a batch axis, int8 QDQ), each
+# md5-pinned in shared/models.py; setup runs it too. FORCE=1 rebuilds them.
+models: setup
+	@FORCE=$(FORCE) $(PY) -m deploy.derive
 
 run: setup
 	@$(PY) -m deploy.run_stack up
@@ -39,3 +44,8 @@ bench: setup
 # Cut-out quality on ground truth (DATA=dir of sets with images/ + gt/; default ../shared/quality).
 quality: setup
 	@$(PY) -m deploy.quality $(if $(DATA),--data $(DATA)) $(if $(LIMIT),--limit $(LIMIT))
+
+# On a GPU machine: builds .gpu-venv (onnxruntime-gpu) and measures the segment step on CUDA
+# (and TensorRT if it installs) by batch size (deploy/gpu_check.sh).
+gpu-check:
+	@bash deploy/gpu_check.sh
