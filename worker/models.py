@@ -51,21 +51,42 @@ def verify_weights(path: Path, spec: ModelSpec, md5: str | None = None) -> None:
 
 
 def session_options(settings: Settings) -> Any:
-    """onnxruntime's session options, each set to what measured best here (README, Models)."""
+    """onnxruntime's session options, each set to what measured best here (README, Models).
+
+    u2netp, one thread, time relative to these settings (fp32 / int8, one run, alternating):
+    graph optimisation EXTENDED 2.08 / 1.13, BASIC 1.99 / 3.05; memory arena off 1.61 /
+    1.04; parallel execution with 2 inter-op threads 1.60 / 1.22.
+    """
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    # ENABLE_ALL: on x86 it adds the NCHWc layout for fp32 convolutions and fuses QDQ pairs
-    # into integer kernels for int8; EXTENDED was slower for both precisions.
+    # ENABLE_ALL: on x86 it adds the NCHWc layout for fp32 convolutions and the fusions of
+    # QDQ pairs into integer kernels for int8.
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # U²-Net is one chain of convolutions: the parallel executor found no branches worth a
+    # U²-Net is one chain of convolutions: the parallel executor has no branches worth a
     # second thread, so inter-op stays sequential and threads go to the intra-op pool.
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.inter_op_num_threads = 1
     if settings.ort_intra_op_threads:
         options.intra_op_num_threads = settings.ort_intra_op_threads
+    # The arena keeps buffers between runs (RSS grows once to the peak; README, Benchmarks).
     options.enable_cpu_mem_arena = settings.ort_cpu_mem_arena
     return options
+
+
+def provider_entry(name: str, settings: Settings) -> str | tuple[str, dict[str, str]]:
+    """A provider for InferenceSession, with its options where ours differ from its defaults.
+
+    OpenVINO's CPU plugin runs its own thread pool, sized by its num_of_threads option rather
+    than by the session's intra-op setting; with one worker process per core it gets
+    ORT_INTRA_OP_THREADS explicitly, so that two processes do not each take every core.
+    """
+    if name == "OpenVINOExecutionProvider":
+        options = {"device_type": "CPU"}
+        if settings.ort_intra_op_threads:
+            options["num_of_threads"] = str(settings.ort_intra_op_threads)
+        return name, options
+    return name
 
 
 def load_segmenter(settings: Settings, name: str, precision: str | None = None) -> Segmenter:
@@ -86,7 +107,8 @@ def load_segmenter(settings: Settings, name: str, precision: str | None = None) 
         raise ModelUnavailable(f"execution provider {providers[0]} is not available in this "
                                f"onnxruntime build (available: {available})")
     session = ort.InferenceSession(str(path), sess_options=session_options(settings),
-                                   providers=providers or None)
+                                   providers=[provider_entry(p, settings) for p in providers]
+                                   or None)
     active = session.get_providers()
     if providers and providers[0] not in active:
         raise ModelUnavailable(f"execution provider {providers[0]} is not active "
