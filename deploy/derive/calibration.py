@@ -10,6 +10,7 @@ clean subject edges on busy backgrounds.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import NamedTuple
 
 import numpy as np
 import onnx
@@ -66,10 +67,15 @@ def inputs(spec: ModelSpec, photos: list[Image.Image]) -> Iterator[np.ndarray]:
 Ranges = dict[str, tuple[float, float]]
 
 
-def activation_stats(model: onnx.ModelProto, batches: list[np.ndarray]
-                     ) -> tuple[Ranges, Ranges, dict[str, float]]:
-    """Per float tensor: its (min, max) over all batches, the mean of each batch's (min,
-    max) (onnxruntime's "moving average" MinMax), and its outlier ratio.
+class Stats(NamedTuple):
+    extremes: Ranges  # (min, max) over all batches
+    means: Ranges  # the mean of each batch's (min, max): onnxruntime's "moving average"
+    ratios: dict[str, float]  # outlier ratio, below
+    channels: dict[str, int]  # channels of every 4-D tensor
+
+
+def activation_stats(model: onnx.ModelProto, batches: list[np.ndarray]) -> Stats:
+    """Per float tensor: its ranges, its outlier ratio and its channel count.
 
     The outlier ratio is the largest channel's absolute peak over the median channel's: a
     tensor where one channel runs ~15x higher than the rest (u2netp has one, a near-constant
@@ -104,4 +110,4 @@ def activation_stats(model: onnx.ModelProto, batches: list[np.ndarray]
               for name, p in peaks.items() if p.size > 1}
     extremes = {name: (min(lo[name]), max(hi[name])) for name in names}
     means = {name: (float(np.mean(lo[name])), float(np.mean(hi[name]))) for name in names}
-    return extremes, means, ratios
+    return Stats(extremes, means, ratios, {name: p.size for name, p in peaks.items()})
