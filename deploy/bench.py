@@ -479,7 +479,7 @@ def report(runs: list[Run], info: dict) -> dict:
                      and r.clients == clients), None)
 
     print(f"\nmachine: {info['cores']} cores, {info['cpu']}, {info['memory_gb']} GB\n")
-    head = (f"{'system':<26}{'size':<11}{'clients':>7}{'img/s':>8}{'p50 s':>8}{'p95 s':>8}"
+    head = (f"{'system':<36}{'size':<11}{'clients':>7}{'img/s':>8}{'p50 s':>8}{'p95 s':>8}"
             f"{'errors':>7}{'out KB':>8}{'ovh ms':>8}{'RSS MB':>8}")
     print(head)
     print("-" * len(head))
@@ -490,7 +490,7 @@ def report(runs: list[Run], info: dict) -> dict:
         rss = s.get("worker_rss_mb") or s.get("server_rss_mb") or ""
         out_kb = f"{s['output_bytes'] / 1024:.0f}" if s["output_bytes"] else ""
         ovh = s["overhead_p50_ms"] if s["overhead_p50_ms"] is not None else ""
-        print(f"{r.system:<26}{r.size:<11}{r.clients:>7}{s['images_per_s']:>8.2f}"
+        print(f"{r.system:<36}{r.size:<11}{r.clients:>7}{s['images_per_s']:>8.2f}"
               f"{s['p50_s']:>8.2f}{s['p95_s']:>8.2f}{r.errors:>7}{out_kb:>8}{ovh!s:>8}{rss!s:>8}")
     ratios = {}
     for system in sorted({r.system for r in runs if r.system.startswith("api ")
