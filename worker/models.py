@@ -6,7 +6,6 @@ image) under U2NET_HOME, and a file whose hash differs from shared.models' pin i
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 
 from shared import metrics
 from shared.config import Settings
-from shared.models import MODELS, ModelSpec
+from shared.models import MODELS, ModelSpec, md5_of
 from worker.inference import Segmenter
 
 log = logging.getLogger("worker.models")
@@ -42,12 +41,9 @@ def verify_weights(path: Path, spec: ModelSpec) -> None:
     stamp = (str(path), path.stat().st_mtime)
     if stamp in _VERIFIED:
         return
-    digest = hashlib.md5()  # noqa: S324 - a content pin, not a security boundary
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    if digest.hexdigest() != spec.md5:
-        raise ModelUnavailable(f"model weights {path} have md5 {digest.hexdigest()}, not the "
+    got = md5_of(path)
+    if got != spec.md5:
+        raise ModelUnavailable(f"model weights {path} have md5 {got}, not the "
                                f"pinned {spec.md5}: refusing to load them")
     _VERIFIED.add(stamp)
 
