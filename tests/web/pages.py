@@ -12,7 +12,7 @@ JOB_SECONDS = 90
 
 def use_key(page: Page, api_key: str) -> None:
     """Type the key into the page's key form and submit it."""
-    page.get_by_label("API key").fill(api_key)
+    page.get_by_label("API key", exact=True).fill(api_key)
     page.get_by_role("button", name="Use key").click()
 
 

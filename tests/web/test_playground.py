@@ -85,7 +85,7 @@ def test_a_wrong_key_shows_the_apis_message(page, gateway_url, photos):
     expected = requests.post(f"{gateway_url}/api/token", json={"key": "bgr_0000000000ff.nope"},
                              timeout=10).json()["message"]
     page.goto("/playground")
-    page.get_by_label("API key").fill("bgr_0000000000ff.nope")
+    page.get_by_label("API key", exact=True).fill("bgr_0000000000ff.nope")
     page.get_by_role("button", name="Use key").click()
     expect(page.get_by_role("alert")).to_contain_text(expected)
     remove_background(page, photos["coffee"])

@@ -54,3 +54,33 @@ def test_the_policy_stops_what_it_should(page, images, watch):
     assert any("Content Security Policy" in p for p in watch.problems), watch.problems
     watch.problems.clear()  # expected here; any other test would fail on them
     watch.requests[:] = [u for u in watch.requests if u != url]
+
+
+UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea, button')]
+    .filter(e => e.type !== 'hidden' && !(e.labels && e.labels.length)
+                 && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby')
+                 && !e.getAttribute('title')
+                 && !(e.tagName === 'BUTTON' && e.textContent.trim()))
+    .map(e => e.outerHTML.slice(0, 80))"""
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_control_has_a_name_and_the_page_a_language(page, path):
+    page.goto(path)
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate(UNLABELLED) == []
+    assert page.locator("html").get_attribute("lang") == "en"
+    # Ours; Swagger UI renders its operations in a <main> of its own inside it.
+    assert page.locator("body > main#main").count() == 1
+    assert page.get_by_role("navigation", name="Pages").count() == 1
+
+
+def test_the_key_form_works_from_the_keyboard(page, rt):
+    user = make_user(rt, credits=7)
+    page.goto("/playground")
+    page.keyboard.press("Tab")  # the skip link first
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.get_by_label("API key", exact=True).focus()
+    page.keyboard.type(user["api_key"])
+    page.keyboard.press("Enter")
+    expect(page.locator("#credits")).to_have_text("7")

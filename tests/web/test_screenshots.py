@@ -23,8 +23,12 @@ def shots(tmp_path: Path) -> Path:
 def test_screenshots_of_every_page(page, rt, photos, shots):
     user = make_user(rt, credits=100)
     page.goto("/docs")
+    expect(page.get_by_role("tab")).to_have_count(6)
     expect(page.locator(".opblock").first).to_be_visible()
     page.screenshot(path=shots / "docs.png")
+    page.locator("#reference").scroll_into_view_if_needed()
+    page.evaluate("() => document.getElementById('reference').scrollIntoView()")
+    page.screenshot(path=shots / "docs-reference.png")
 
     open_playground(page, user["api_key"])
     remove_background(page, photos["astronaut"], background="gradient")
@@ -38,5 +42,5 @@ def test_screenshots_of_every_page(page, rt, photos, shots):
     page.wait_for_function("[...document.querySelectorAll('img.thumb')]"
                            ".every(i => i.naturalWidth > 0)")
     page.screenshot(path=shots / "account.png", full_page=True)
-    for name in ("docs", "playground", "account"):
+    for name in ("docs", "docs-reference", "playground", "account"):
         assert (shots / f"{name}.png").stat().st_size > 10_000
