@@ -10,6 +10,7 @@ import io
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -67,10 +68,10 @@ def watch(gateway_url: str) -> Watch:
     return Watch(gateway_url)
 
 
-@pytest.fixture()
-def page(browser: Browser, gateway_url: str, watch: Watch) -> Iterator[Page]:
-    """A fresh browser context (empty storage) with base_url = the test gateway."""
-    context = browser.new_context(base_url=gateway_url, accept_downloads=True,
+@contextmanager
+def watched_page(browser: Browser, base_url: str, watch: Watch) -> Iterator[Page]:
+    """A fresh browser context (empty storage) on base_url; fails on what `watch` caught."""
+    context = browser.new_context(base_url=base_url, accept_downloads=True,
                                   viewport={"width": 1280, "height": 900})
     context.on("request", lambda request: watch.requests.append(request.url))
     tab = context.new_page()
@@ -78,10 +79,19 @@ def page(browser: Browser, gateway_url: str, watch: Watch) -> Iterator[Page]:
     tab.on("console", lambda msg: msg.type == "error" and not msg.text.startswith(
         EXPECTED_CONSOLE) and watch.problems.append(f"console: {msg.text}"))
     tab.on("pageerror", lambda exc: watch.problems.append(f"page error: {exc}"))
-    yield tab
-    context.close()
+    try:
+        yield tab
+    finally:
+        context.close()
     assert not watch.foreign(), f"requests to another origin: {watch.foreign()}"
     assert not watch.problems, watch.problems
+
+
+@pytest.fixture()
+def page(browser: Browser, gateway_url: str, watch: Watch) -> Iterator[Page]:
+    """A watched page on the test gateway (base_url: relative paths go there)."""
+    with watched_page(browser, gateway_url, watch) as tab:
+        yield tab
 
 
 def jpeg_file(directory: Path, name: str, pixels) -> Path:
