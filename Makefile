@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export U2NET_HOME ?= $(CURDIR)/.models
 
-.PHONY: setup run stop test lint fmt migrate bench quality backup restore
+.PHONY: setup run stop test lint fmt migrate bench quality backup restore screenshots
 
 setup:
 	@bash deploy/setup.sh
@@ -39,3 +39,7 @@ bench: setup
 # Cut-out quality on ground truth (DATA=dir of sets with images/ + gt/; default ../shared/quality).
 quality: setup
 	@$(PY) -m deploy.quality $(if $(DATA),--data $(DATA)) $(if $(LIMIT),--limit $(LIMIT))
+
+# Screenshots of /docs, /playground and /account (real stack, real browser) for the README.
+screenshots: setup
+	@SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest tests/web/test_screenshots.py -q
