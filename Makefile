@@ -2,10 +2,15 @@
 PY := .venv/bin/python
 export U2NET_HOME ?= $(CURDIR)/.models
 
-.PHONY: setup run stop test lint fmt migrate bench quality backup restore screenshots
+.PHONY: setup models run stop test lint fmt migrate bench quality backup restore screenshots gpu-check
 
 setup:
 	@bash deploy/setup.sh
+
+# The serving files derived from the pinned weights (fp32 with a batch axis, int8 QDQ), each
+# md5-pinned in shared/models.py; setup runs it too. FORCE=1 rebuilds them.
+models: setup
+	@FORCE=$(FORCE) $(PY) -m deploy.derive
 
 run: setup
 	@$(PY) -m deploy.run_stack up
@@ -43,3 +48,8 @@ quality: setup
 # Screenshots of /docs, /playground and /account (real stack, real browser) for the README.
 screenshots: setup
 	@SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest tests/web/test_screenshots.py -q
+
+# On a GPU machine: builds .gpu-venv (onnxruntime-gpu) and measures the segment step on CUDA
+# (and TensorRT if it installs) by batch size (deploy/gpu_check.sh).
+gpu-check:
+	@bash deploy/gpu_check.sh

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import requests
 
+from deploy import bench_segment
 from deploy.localstack import (
     REPO,
     BlobServer,
@@ -46,6 +47,8 @@ SIZES = {"1024x1024": (1024, 1024), "4000x3000": (4000, 3000)}
 CORES = os.cpu_count() or 1
 # Model under test (u2netp, u2net): the API, rembg.remove() and rembg s all run it.
 MODEL = os.environ.get("BENCH_MODEL", "u2netp")
+# The API once per precision (a fresh worker each): "api" is fp32, "api int8" the int8 file.
+PRECISIONS = [p for p in os.environ.get("BENCH_PRECISIONS", "fp32,int8").split(",") if p]
 
 
 @dataclass
@@ -168,6 +171,9 @@ class Stack:
             "U2NET_HOME": os.environ.get("U2NET_HOME", str(REPO / ".models")),
             "INPUT_ALLOW_NETWORKS": "127.0.0.1/32", "REQUEST_TIMEOUT_SECONDS": "120",
             "ORT_INTRA_OP_THREADS": os.environ.get("BENCH_ORT_THREADS", "1"),
+            # e.g. OpenVINOExecutionProvider,CPUExecutionProvider (run from a venv with the
+            # openvino extra): the API's worker on that provider.
+            "ORT_PROVIDERS": os.environ.get("BENCH_ORT_PROVIDERS", "CPUExecutionProvider"),
             "GUNICORN_WORKERS": "2", "GUNICORN_THREADS": "32",
             "QUEUE_MAX_DEPTH": "100000", "WORKER_METRICS_PORT": "0",
             # The same model for the API, the ceiling and the peer; our default refinement.
@@ -193,6 +199,23 @@ class Stack:
             if body["components"]["workers"]["count"] >= concurrency:
                 break
             time.sleep(0.5)
+
+    def restart_worker(self, **env: str) -> None:
+        """A fresh worker node with env changed (the gateway and the data stay)."""
+        self.worker.stop()
+        self.apps.remove(self.worker)
+        self.env.update(env)
+        concurrency = int(os.environ.get("BENCH_WORKER_CONCURRENCY", str(CORES)))
+        self.worker = start_worker(self.env, self.services.log_dir, concurrency=concurrency)
+        self.apps.append(self.worker)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            body = requests.get(f"{self.url}/readyz", timeout=5).json()
+            workers = body["components"]["workers"]
+            if workers["count"] >= concurrency and body.get("status") == "ok":
+                break
+            time.sleep(0.5)
+        time.sleep(6)  # heartbeats of the stopped node expire (TTL) before we count anew
 
     def worker_rss_mb(self) -> float:
         """RSS of the worker's child processes (where the model lives), summed."""
@@ -375,17 +398,22 @@ def bench_api(images: dict[str, bytes], sizes: list[str], levels: list[int],
         rt.close()
         token = requests.post(f"{stack.url}/api/token", json={"key": key},
                               timeout=10).json()["access_token"]
-        for size in sizes:
-            call = api_caller(stack, token, urls[size])
-            load(call, 2, 60, 4)  # warm every worker child on this size
-            for clients in levels:
-                say(f"API {size}, {clients} client(s), {seconds[size]:.0f} s")
-                elapsed, results = load(call, clients, seconds[size], 2000)
-                run = to_run("api", size, clients, elapsed, results)
-                add_output_sizes(stack, run, results)
-                run.extra["worker_rss_mb"] = stack.worker_rss_mb()
-                runs.append(run)
-        if "1024x1024" in sizes:
+        for precision in PRECISIONS:
+            if precision != stack.env.get("MODEL_PRECISION", "fp32"):
+                say(f"restarting the worker with MODEL_PRECISION={precision}")
+                stack.restart_worker(MODEL_PRECISION=precision)
+            system = "api" if precision == "fp32" else f"api {precision}"
+            for size in sizes:
+                call = api_caller(stack, token, urls[size])
+                load(call, 2, 60, 4)  # warm every worker child on this size
+                for clients in levels:
+                    say(f"{system} {size}, {clients} client(s), {seconds[size]:.0f} s")
+                    elapsed, results = load(call, clients, seconds[size], 2000)
+                    run = to_run(system, size, clients, elapsed, results)
+                    add_output_sizes(stack, run, results)
+                    run.extra["worker_rss_mb"] = stack.worker_rss_mb()
+                    runs.append(run)
+        if "1024x1024" in sizes and os.environ.get("BENCH_UPLOAD", "1") != "0":
             call = upload_caller(stack, key, images["1024x1024"])
             for clients in levels:
                 say(f"API upload (/v1.0/removebg, binary answer) 1024x1024, {clients} "
@@ -394,7 +422,7 @@ def bench_api(images: dict[str, bytes], sizes: list[str], levels: list[int],
                 run = to_run("api upload", "1024x1024", clients, elapsed, results)
                 run.extra["worker_rss_mb"] = stack.worker_rss_mb()
                 runs.append(run)
-        if not QUICK:
+        if not QUICK and os.environ.get("BENCH_MEMORY", "1") != "0":
             say("API memory: 500 images of 1024x1024 at 4 clients, RSS after 50 and after 500")
             call = api_caller(stack, token, urls["1024x1024"])
             # Fresh worker children: restart is not needed; measure growth from here.
@@ -465,6 +493,16 @@ def report(runs: list[Run], info: dict) -> dict:
         print(f"{r.system:<26}{r.size:<11}{r.clients:>7}{s['images_per_s']:>8.2f}"
               f"{s['p50_s']:>8.2f}{s['p95_s']:>8.2f}{r.errors:>7}{out_kb:>8}{ovh!s:>8}{rss!s:>8}")
     ratios = {}
+    for system in sorted({r.system for r in runs if r.system.startswith("api ")
+                          and r.system != "api upload"}):
+        for size in SIZES:
+            for clients in (4, 1):
+                ours, peer = find(system, size, clients), find("rembg s", size, clients)
+                if ours and peer:
+                    ratios[f"{size} {clients} client(s): {system}/peer img/s"] = round(
+                        ours.rate / peer.rate, 2)
+                    ratios[f"{size} {clients} client(s): {system}/peer p50"] = round(
+                        ours.pct(50) / peer.pct(50), 2)
     for size in SIZES:
         api4, peer4 = find("api", size, 4), find("rembg s", size, 4)
         api1, peer1 = find("api", size, 1), find("rembg s", size, 1)
@@ -491,6 +529,7 @@ def report(runs: list[Run], info: dict) -> dict:
         if api4 and ceil and api4.output_bytes and ceil.output_bytes:
             ratios[f"{size}: output bytes api/rembg"] = round(
                 statistics.median(api4.output_bytes) / statistics.median(ceil.output_bytes), 3)
+    ratios.update(bench_segment.ratios(runs))
     mem = next((r for r in runs if r.system == "api-memory"), None)
     if mem:
         ratios["worker RSS after 500 / after 50"] = round(
@@ -510,7 +549,8 @@ def chart(runs: list[Run], path: Path) -> None:
     width, panel = 900, 320
     img = Image.new("RGB", (width, panel * len(sizes)), "white")
     draw = ImageDraw.Draw(img)
-    colours = {"api": (46, 194, 126), "api upload": (30, 120, 200), "rembg s": (168, 85, 247)}
+    colours = {"api": (46, 194, 126), "api int8": (20, 120, 60), "api upload": (30, 120, 200),
+               "rembg s": (168, 85, 247)}
     for i, size in enumerate(sizes):
         top = i * panel
         data = [r for r in runs if r.size == size and r.system in colours]
@@ -545,13 +585,22 @@ def main() -> int:
     os.environ.setdefault("U2NET_HOME", str(REPO / ".models"))  # also for spawned processes
     sizes = ["1024x1024"] if QUICK else list(SIZES)
     levels = [4] if QUICK else [1, 2, 4, 8]
+    # e.g. BENCH_SIZES=1024x1024,4000x3000 BENCH_LEVELS=1,4: only the rows the targets use.
+    sizes = [x for x in os.environ.get("BENCH_SIZES", ",".join(sizes)).split(",") if x]
+    levels = [int(x) for x in os.environ.get("BENCH_LEVELS", ",".join(map(str, levels))
+                                             ).split(",") if x]
     seconds = {"1024x1024": 20.0, "4000x3000": 30.0}
     info = machine()
     say(f"{'quick' if QUICK else 'full'} run on {info['cores']} cores ({info['cpu']})")
     images = make_images()
-    runs = bench_api(images, sizes, levels, seconds)
-    runs += bench_ceiling(images, sizes, seconds)
-    runs += bench_peer(images, sizes, levels, seconds)
+    # BENCH_ONLY=segment: the segment-stage rows alone (a minute or two per model).
+    only = os.environ.get("BENCH_ONLY", "")
+    runs = (bench_segment.run(MODEL, images, sizes)
+            if os.environ.get("BENCH_SEGMENT", "1") != "0" else [])
+    if only != "segment":
+        runs += bench_api(images, sizes, levels, seconds)
+        runs += bench_ceiling(images, sizes, seconds)
+        runs += bench_peer(images, sizes, levels, seconds)
     result = report(runs, info)
     (BENCH / "results.json").write_text(json.dumps(result, indent=2, default=str))
     chart(runs, BENCH / "chart.png")

@@ -343,7 +343,9 @@ def start_worker(env: dict[str, str], log_dir: Path, concurrency: int = 1,
                  name: str = "worker") -> Managed:
     """One Celery worker (prefork, `concurrency` children) consuming the segmentation queue."""
     queue = queue_for(env.get("QUEUE_NAME", "segment"), env.get("MODEL_NAME", "u2net"))
+    # WORKER_POOL=threads: one process, tasks in threads (what MICRO_BATCH_SIZE > 1 needs).
     argv = [str(VENV_BIN / "celery"), "-A", "worker.app", "worker", "-Q", queue,
+            "--pool", env.get("WORKER_POOL", "prefork"),
             "--concurrency", str(concurrency), "--prefetch-multiplier", "1", "-O", "fair",
             "--loglevel", "INFO", "-n", f"{name}-%h-{os.getpid()}"]
     proc = _spawn(name, argv, log_dir, env={**os.environ, **env}, cwd=str(REPO))

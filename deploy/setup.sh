@@ -47,7 +47,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 # --- the virtual environment ------------------------------------------------------------------
-EXTRAS=${BGR_EXTRAS:-gateway,worker,dev}
+EXTRAS=${BGR_EXTRAS:-gateway,worker,models,dev}
 stamp=".venv/.installed-$(cat pyproject.toml | sha1sum | cut -c1-12)-${EXTRAS//,/-}"
 if [ ! -f "$stamp" ]; then
   [ -x .venv/bin/python ] || { say "creating .venv"; "$PY" -m venv .venv; }
@@ -69,6 +69,9 @@ fi
 # --- model weights: the models named in MODELS (default u2netp,u2net: 4.6 MB + 176 MB), each
 # md5-pinned (shared/models.py). ISNet (AGPL-3.0, 44 MB) only with ACCEPT_AGPL_MODELS=1. ------
 U2NET_HOME=${U2NET_HOME:-.models} .venv/bin/python -m deploy.install_models
+# ... and the files derived from them (fp32 with a batch axis, int8), md5-pinned too: built
+# once (about a minute for u2netp, two for u2net), then only checked.
+U2NET_HOME=${U2NET_HOME:-.models} .venv/bin/python -m deploy.derive
 
 # --- warm the rembg import: numba compiles pymatting once and caches it (~40 s) ---------------
 if [ ! -f .venv/.rembg-warm ]; then

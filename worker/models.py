@@ -7,6 +7,7 @@ image) under U2NET_HOME, and a file whose hash differs from shared.models' pin i
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,13 @@ from typing import Any
 from shared import metrics
 from shared.config import Settings
 from shared.models import MODELS, ModelSpec, md5_of
-from worker.inference import Segmenter
+from worker.batching import MicroBatcher
+from worker.inference import ProbabilityModel, Segmenter
 
 log = logging.getLogger("worker.models")
 
-_SEGMENTER: Segmenter | None = None
+_SEGMENTER: ProbabilityModel | None = None
+_LOADING = threading.Lock()
 _INFO: dict[str, Any] = {}
 _VERIFIED: set[tuple[str, float]] = set()
 
@@ -27,63 +30,118 @@ class ModelUnavailable(RuntimeError):
     """The configured model's weights are missing or altered, or its provider is not active."""
 
 
-def weights_path(settings: Settings, spec: ModelSpec | None = None) -> Path:
-    """Where the model's weights live ($U2NET_HOME/<file>)."""
-    spec = spec or MODELS[settings.model_name]
-    return Path(settings.u2net_home) / spec.filename
-
-
-def verify_weights(path: Path, spec: ModelSpec) -> None:
+def verify_weights(path: Path, spec: ModelSpec, md5: str | None = None) -> None:
     """Refuse a missing file or one whose md5 differs from the pin (once per file version)."""
+    md5 = md5 or spec.md5
     if not path.is_file():
         raise ModelUnavailable(f"model weights missing: {path} (run `make setup` with "
-                               f"MODELS={spec.name}, or copy {spec.filename} into U2NET_HOME)")
+                               f"MODELS={spec.name}, or copy {path.name} into U2NET_HOME)")
     stamp = (str(path), path.stat().st_mtime)
     if stamp in _VERIFIED:
         return
     got = md5_of(path)
-    if got != spec.md5:
+    if got != md5:
         raise ModelUnavailable(f"model weights {path} have md5 {got}, not the "
-                               f"pinned {spec.md5}: refusing to load them")
+                               f"pinned {md5}: refusing to load them")
     _VERIFIED.add(stamp)
 
 
-def load_segmenter(settings: Settings, name: str) -> Segmenter:
-    """A fresh session for model `name` with the configured providers and threads."""
+def session_options(settings: Settings) -> Any:
+    """onnxruntime's session options, each set to what measured best here (README, Models).
+
+    u2netp, one thread, time relative to these settings (fp32 / int8, one run, alternating):
+    graph optimisation EXTENDED 2.08 / 1.13, BASIC 1.99 / 3.05; memory arena off 1.61 /
+    1.04; parallel execution with 2 inter-op threads 1.60 / 1.22.
+    """
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    # ENABLE_ALL: on x86 it adds the NCHWc layout for fp32 convolutions and the fusions of
+    # QDQ pairs into integer kernels for int8.
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # U²-Net is one chain of convolutions: the parallel executor has no branches worth a
+    # second thread, so inter-op stays sequential and threads go to the intra-op pool.
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.inter_op_num_threads = 1
+    if settings.ort_intra_op_threads:
+        options.intra_op_num_threads = settings.ort_intra_op_threads
+    # The arena keeps buffers between runs (RSS grows once to the peak; README, Benchmarks).
+    options.enable_cpu_mem_arena = settings.ort_cpu_mem_arena
+    return options
+
+
+def provider_entry(name: str, settings: Settings) -> str | tuple[str, dict[str, str]]:
+    """A provider for InferenceSession, with its options where ours differ from its defaults.
+
+    OpenVINO's CPU plugin runs its own thread pool, sized by its num_of_threads option rather
+    than by the session's intra-op setting; with one worker process per core it gets
+    ORT_INTRA_OP_THREADS explicitly, so that two processes do not each take every core.
+    """
+    if name == "OpenVINOExecutionProvider":
+        options = {"device_type": "CPU"}
+        if settings.ort_intra_op_threads:
+            options["num_of_threads"] = str(settings.ort_intra_op_threads)
+        return name, options
+    return name
+
+
+def load_segmenter(settings: Settings, name: str, precision: str | None = None) -> Segmenter:
+    """A fresh session for model `name` (MODEL_PRECISION's file) with the configured providers."""
     import onnxruntime as ort
 
     spec = MODELS[name]
-    path = weights_path(settings, spec)
-    verify_weights(path, spec)
+    precision = precision or settings.model_precision
+    try:
+        filename, md5 = spec.file_for(precision)
+    except ValueError as exc:
+        raise ModelUnavailable(str(exc)) from exc
+    path = Path(settings.u2net_home) / filename
+    verify_weights(path, spec, md5)
     providers = [p.strip() for p in settings.ort_providers.split(",") if p.strip()]
-    options = ort.SessionOptions()
-    if settings.ort_intra_op_threads:
-        options.intra_op_num_threads = settings.ort_intra_op_threads
-    session = ort.InferenceSession(str(path), sess_options=options,
-                                   providers=providers or None)
+    available = ort.get_available_providers()
+    if providers and providers[0] not in available:
+        raise ModelUnavailable(f"execution provider {providers[0]} is not available in this "
+                               f"onnxruntime build (available: {available})")
+    session = ort.InferenceSession(str(path), sess_options=session_options(settings),
+                                   providers=[provider_entry(p, settings) for p in providers]
+                                   or None)
     active = session.get_providers()
     if providers and providers[0] not in active:
         raise ModelUnavailable(f"execution provider {providers[0]} is not active "
                                f"(active: {active})")
-    return Segmenter(spec, session)
+    return Segmenter(spec, session, precision)
 
 
-def get_segmenter(settings: Settings) -> Segmenter:
-    """The process's segmenter for MODEL_NAME, created on first call."""
+def get_segmenter(settings: Settings) -> ProbabilityModel:
+    """The process's segmenter for MODEL_NAME, created on first call.
+
+    With MICRO_BATCH_SIZE > 1 it is wrapped in a MicroBatcher: the threads of a threads-pool
+    worker then share batched inferences (worker/batching.py).
+    """
     global _SEGMENTER
     if _SEGMENTER is not None:
         return _SEGMENTER
+    with _LOADING:  # a threads-pool worker's first tasks arrive together: load once
+        if _SEGMENTER is None:
+            _SEGMENTER = _load(settings)
+    return _SEGMENTER
+
+
+def _load(settings: Settings) -> ProbabilityModel:
     started = time.perf_counter()
     segmenter = load_segmenter(settings, settings.model_name)
     active = segmenter.session.get_providers()
-    _INFO.update(model=settings.model_name, providers=active,
+    _INFO.update(model=settings.model_name, precision=segmenter.precision, providers=active,
                  load_seconds=round(time.perf_counter() - started, 3))
     # The first active provider is the one running the model (the rest are fallbacks).
     metrics.model_loaded(settings.model_name, active[0] if active else "none",
                          _INFO["load_seconds"])
     log.info("model loaded", extra={"model": settings.model_name, "providers": active,
+                                    "precision": segmenter.precision,
                                     "load_seconds": _INFO["load_seconds"]})
-    _SEGMENTER = segmenter
+    if settings.micro_batch_size > 1:
+        _INFO.update(micro_batch_size=settings.micro_batch_size)
+        return MicroBatcher(segmenter, settings.micro_batch_size, settings.micro_batch_wait_ms)
     return segmenter
 
 

@@ -12,8 +12,8 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from shared.colors import parse_gradient, parse_gradient_direction, parse_hex_color
 from shared.errors import InputTooLarge, InvalidImage, InvalidParameter
-from worker import refine
-from worker.inference import Segmenter
+from worker import refine_fast
+from worker.inference import ProbabilityModel
 
 # output_format -> file extension of the stored result.
 EXTENSIONS: dict[str, str] = {"png": "png", "jpg": "jpg", "webp": "webp"}
@@ -89,18 +89,18 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def segment(image: Image.Image, segmenter: Segmenter, refine_mode: str = "guided",
+def segment(image: Image.Image, segmenter: ProbabilityModel, refine_mode: str = "guided",
             flip: bool = False) -> Image.Image:
     """The subject's alpha for an RGB image (mode "L", same size).
 
     refine_mode "guided" snaps the model's low-resolution map to the photo's edges at full
-    resolution (worker/refine.py); "none" does what rembg does (8-bit map, Lanczos stretch),
-    so that its output matches rembg.remove()'s. flip also runs the mirrored photo and
-    averages the two maps (test-time augmentation).
+    resolution (worker/refine.py, computed by worker/refine_fast.py); "none" does what rembg
+    does (8-bit map, Lanczos stretch), so that its output matches rembg.remove()'s. flip
+    also runs the mirrored photo and averages the two maps (test-time augmentation).
     """
     prob = segmenter.probability(image, flip=flip)
     if refine_mode == "guided":
-        return Image.fromarray(to_uint8(refine.refine(image, prob)), "L")
+        return Image.fromarray(refine_fast.refine_uint8(image, prob), "L")
     small = Image.fromarray((np.clip(prob, 0.0, 1.0) * 255).astype(np.uint8), "L")
     return small.resize(image.size, Image.Resampling.LANCZOS)
 

@@ -2,8 +2,9 @@
 
 For each model the same run scores rembg's own output (the peer), our inference with
 rembg's post-processing ("none": should match the peer), the guided-filter refinement
-("guided", the default), and refinement after a mirrored second pass ("guided+flip"); then
-an ensemble of every installed model. The model runs once per image (and once mirrored);
+("guided", the default), and refinement after a mirrored second pass ("guided+flip"), once
+per precision in QUALITY_PRECISIONS (default fp32; "fp32,int8" adds "guided int8" and so
+on); then an ensemble of every installed model. The model runs once per image (and once mirrored);
 each variant's time per image is that inference time plus its own post-processing.
 Writes .quality/results.json, chart.png and worst.png (see report.py).
 """
@@ -48,20 +49,30 @@ def _alpha(mask: Image.Image) -> np.ndarray:
     return np.asarray(mask, np.float32) / 255.0
 
 
-def run_model(seg: Segmenter, peer, pair: Pair) -> tuple[dict, dict, np.ndarray]:
-    """Alphas and seconds per variant for one image; also the model's (flip-averaged) map."""
+def run_model(segs: dict[str, Segmenter], peer, pair: Pair) -> tuple[dict, dict, np.ndarray]:
+    """Alphas and seconds per variant for one image; also the model's (flip-averaged) map.
+
+    segs holds one segmenter per precision (QUALITY_PRECISIONS), the first one unnamed in
+    the variant names ("guided"), the others suffixed ("guided int8"); the returned map, for
+    the ensemble, is the first precision's.
+    """
     alphas, seconds = {}, {}
     alphas["rembg"], seconds["rembg"] = _timed(rembg_alpha, peer, pair.image)
-    x = seg.prepare(pair.image)[None]
-    plain, t_plain = _timed(lambda: seg.run(x)[0])
-    mirrored, t_mirror = _timed(lambda: seg.run(np.ascontiguousarray(x[..., ::-1]))[0])
-    both = 0.5 * (plain + mirrored[:, ::-1])
-    for name, prob, t_model in (("none", plain, t_plain), ("guided", plain, t_plain),
-                                ("guided+flip", both, t_plain + t_mirror)):
-        mode = "none" if name == "none" else "guided"
-        mask, t_post = _timed(_post, pair.image, prob, mode)
-        alphas[name], seconds[name] = _alpha(mask), t_model + t_post
-    return alphas, seconds, both
+    first = None
+    for i, (precision, seg) in enumerate(segs.items()):
+        suffix = "" if i == 0 else f" {precision}"
+        x = seg.prepare(pair.image)[None]
+        plain, t_plain = _timed(lambda seg=seg, x=x: seg.run(x)[0])
+        mirrored, t_mirror = _timed(
+            lambda seg=seg, x=x: seg.run(np.ascontiguousarray(x[..., ::-1]))[0])
+        both = 0.5 * (plain + mirrored[:, ::-1])
+        first = both if first is None else first
+        for name, prob, t_model in (("none", plain, t_plain), ("guided", plain, t_plain),
+                                    ("guided+flip", both, t_plain + t_mirror)):
+            mode = "none" if name == "none" else "guided"
+            mask, t_post = _timed(_post, pair.image, prob, mode)
+            alphas[name + suffix], seconds[name + suffix] = _alpha(mask), t_model + t_post
+    return alphas, seconds, first
 
 
 class _Fixed:
@@ -84,16 +95,17 @@ def _mean_maps(maps: list[np.ndarray]) -> np.ndarray:
 
 
 def evaluate(sets: list[list[Pair]], models: list[str], settings: Settings, threads: int,
-             thumbs_for: tuple[str, str]) -> dict:
+             thumbs_for: tuple[str, str], precisions: tuple[str, ...] = ("fp32",)) -> dict:
     results: dict = {"models": {}, "sets": {}, "per_image": []}
     ensemble_maps: dict[tuple[str, str], list[np.ndarray]] = {}
     ensemble_secs: dict[tuple[str, str], float] = {}
     for name in models:
-        seg = load_segmenter(settings, name)
+        segs = {p: load_segmenter(settings, name, p) for p in precisions
+                if p in MODELS[name].precisions}
         peer = rembg_session(name, Path(settings.u2net_home), threads)
         for pairs in sets:
             for pair in pairs:
-                alphas, seconds, both = run_model(seg, peer, pair)
+                alphas, seconds, both = run_model(segs, peer, pair)
                 ensemble_maps.setdefault((pair.set_name, pair.stem), []).append(both)
                 ensemble_secs[(pair.set_name, pair.stem)] = (
                     ensemble_secs.get((pair.set_name, pair.stem), 0.0) + seconds["guided+flip"])
@@ -143,6 +155,8 @@ def main() -> None:
     parser.add_argument("--models", default=os.environ.get("QUALITY_MODELS", ""))
     parser.add_argument("--limit", type=int, default=int(os.environ.get("LIMIT") or 0))
     parser.add_argument("--threads", type=int, default=2)
+    # e.g. "fp32,int8": each model's variants once per precision (README, Quality).
+    parser.add_argument("--precisions", default=os.environ.get("QUALITY_PRECISIONS", "fp32"))
     parser.add_argument("--out", default=".quality")
     args = parser.parse_args()
     settings = Settings.from_env(app_env="development", ort_intra_op_threads=args.threads,
@@ -156,8 +170,10 @@ def main() -> None:
         print(f"[quality] {data} not found: scoring the built-in synthetic pairs instead")
         sets = [synthetic_pairs()]
     default = (settings.model_name if settings.model_name in models else models[0], "guided")
-    results = evaluate(sets, models, settings, args.threads, default)
-    results.update(data=str(data), default=list(default), threads=args.threads)
+    precisions = tuple(p for p in args.precisions.split(",") if p)
+    results = evaluate(sets, models, settings, args.threads, default, precisions)
+    results.update(data=str(data), default=list(default), threads=args.threads,
+                   precisions=list(precisions))
     out = Path(args.out)
     out.mkdir(exist_ok=True)
     report.write(results, out)

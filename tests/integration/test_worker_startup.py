@@ -21,13 +21,14 @@ def run_worker(stack_env, services, tmp_path, **env) -> tuple[int, str]:
     return code, (services.log_dir / f"{name}.log").read_text()
 
 
-def test_cuda_configured_worker_refuses_to_run_on_cpu(stack_env, services, tmp_path):
-    # This machine's onnxruntime is the CPU build: asking for CUDA must stop the worker,
-    # not fall back to the CPU with a warning.
+@pytest.mark.parametrize("provider", ["CUDAExecutionProvider", "OpenVINOExecutionProvider"])
+def test_gpu_or_openvino_worker_refuses_to_run_on_cpu(stack_env, services, tmp_path, provider):
+    # This machine's onnxruntime is the CPU build: asking for CUDA (or OpenVINO) must stop
+    # the worker, not fall back to the CPU with a warning.
     code, log = run_worker(stack_env, services, tmp_path,
-                           ORT_PROVIDERS="CUDAExecutionProvider,CPUExecutionProvider")
+                           ORT_PROVIDERS=f"{provider},CPUExecutionProvider")
     assert code != 0
-    assert "refuses to start" in log and "CUDAExecutionProvider is not available" in log
+    assert "refuses to start" in log and f"{provider} is not available" in log
 
 
 def test_missing_weights_refuse_to_start(stack_env, services, tmp_path):

@@ -99,10 +99,10 @@ def test_every_default_model_segments_the_photo(astronaut) -> None:
 
 
 def test_weights_with_another_hash_are_refused(tmp_path) -> None:
-    spec = MODELS["u2netp"]
-    altered = bytearray((MODEL_DIR / spec.filename).read_bytes())
+    served = MODELS["u2netp"].file_for("fp32")[0]  # the derived serving file (make models)
+    altered = bytearray((MODEL_DIR / served).read_bytes())
     altered[-1] ^= 0xFF
-    (tmp_path / spec.filename).write_bytes(bytes(altered))
+    (tmp_path / served).write_bytes(bytes(altered))
     settings = Settings.from_env({"APP_ENV": "development", "U2NET_HOME": str(tmp_path),
                                   "MODEL_NAME": "u2netp"})
     with pytest.raises(ModelUnavailable, match="not the pinned"):
@@ -114,6 +114,7 @@ def test_missing_weights_are_refused_with_the_fix(tmp_path) -> None:
                                   "MODEL_NAME": "u2net"})
     with pytest.raises(ModelUnavailable, match="make setup"):
         models.check_startup(settings)
-    shutil.copy(MODEL_DIR / "u2netp.onnx", tmp_path / "u2net.onnx")  # right name, wrong file
+    # Right name, wrong file.
+    shutil.copy(MODEL_DIR / "u2netp-fp32.onnx", tmp_path / MODELS["u2net"].file_for("fp32")[0])
     with pytest.raises(ModelUnavailable, match="md5"):
         models.check_startup(dataclasses.replace(settings))

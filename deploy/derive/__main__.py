@@ -1,0 +1,121 @@
+"""`make models`: derive the serving files (fp32 with a batch axis, int8) from the pinned weights.
+
+For every model named in MODELS (default u2netp,u2net) that has derived files in
+shared/models.py: check the source weights' md5, build the fp32 serving graph
+(deploy/derive/graph.py) and check it computes what the shipped file does, calibrate on
+scikit-image photos (calibration.py), quantise (quantize.py), check the int8 mask against
+fp32 on photos that were not used for calibration, and compare each file's md5 with its pin.
+A file already present with its pinned md5 is left alone. `FORCE=1` rebuilds anyway.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from deploy.derive import calibration, graph, quantize
+from deploy.install_models import md5_of
+from shared.models import DEFAULT_INSTALL, MODELS, ModelSpec, parse_names
+
+# Largest mean |int8 - fp32| of the min-max stretched map on the check photos, and the
+# smallest share of pixels on the same side of 0.5 (measured: u2netp 0.002-0.005 / 99.7 %).
+MAX_MEAN_ERROR = 0.01
+MIN_AGREEMENT = 0.99
+
+
+def say(msg: str) -> None:
+    print(f"[models] {msg}", flush=True)
+
+
+def check_photos() -> list:
+    """Photos for the int8-vs-fp32 check, none of them used for calibration."""
+    from PIL import Image, ImageOps
+    from skimage import data as skdata
+
+    astronaut = Image.fromarray(skdata.astronaut())
+    return [astronaut, ImageOps.mirror(astronaut).rotate(10),
+            Image.fromarray(skdata.stereo_motorcycle()[1]).convert("RGB")]
+
+
+def _maps(model: onnx.ModelProto, spec: ModelSpec, photos: list) -> np.ndarray:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    x = np.concatenate(list(calibration.inputs(spec, photos)))
+    out = session.run(None, {session.get_inputs()[0].name: x})[0][:, 0]
+    lo, hi = out.min(axis=(1, 2), keepdims=True), out.max(axis=(1, 2), keepdims=True)
+    return (out - lo) / np.maximum(hi - lo, 1e-12)
+
+
+def compare(fp32: onnx.ModelProto, int8: onnx.ModelProto, spec: ModelSpec) -> list[tuple]:
+    """(mean |difference|, share of pixels that agree at 0.5) per check photo."""
+    photos = check_photos()
+    a, b = _maps(fp32, spec, photos), _maps(int8, spec, photos)
+    return [(float(np.abs(x - y).mean()), float(((x >= 0.5) == (y >= 0.5)).mean()))
+            for x, y in zip(a, b, strict=True)]
+
+
+def _write(model: onnx.ModelProto, target: Path, pin: str) -> None:
+    part = target.with_suffix(".part")
+    onnx.save(model, part)
+    got = md5_of(part)
+    part.replace(target)  # kept either way, to be inspected (or pinned, after a change here)
+    if got != pin:
+        # The worker would refuse it: stop here, where the cause is near (a changed derive
+        # step, or another onnx / onnxruntime version than pyproject.toml's pins).
+        raise SystemExit(f"[models] {target.name}: md5 {got} differs from the pin {pin} in "
+                         f"shared/models.py")
+    say(f"{target.name}: md5 {got}, the pin")
+
+
+def derive(spec: ModelSpec, home: Path, force: bool) -> None:
+    targets = {d.precision: (home / d.filename, d.md5) for d in spec.derived}
+    if not force and all(p.is_file() and md5_of(p) == pin for p, pin in targets.values()):
+        say(f"{spec.name}: derived files present")
+        return
+    source = home / spec.filename
+    if not source.is_file() or md5_of(source) != spec.md5:
+        raise SystemExit(f"[models] {source} is missing or not the pinned file: run make setup")
+    started = time.perf_counter()
+    fp32 = graph.serving_graph(str(source), spec.input_size)
+    diff = graph.check_same(str(source), fp32, spec.input_size)
+    if diff > 1e-5:
+        raise SystemExit(f"[models] {spec.name}: serving graph differs from the shipped one "
+                         f"by {diff}")
+    _write(fp32, *targets["fp32"])
+    if "int8" in targets:
+        batches = list(calibration.inputs(spec, calibration.images()))
+        recipe = quantize.RECIPES[spec.name]
+        stats = calibration.activation_stats(fp32, batches)
+        ranges = stats.means if recipe.ranges == "mean" else stats.extremes
+        keep = quantize.float_nodes(fp32, stats, recipe)
+        say(f"{spec.name}: calibrated on {len(batches)} photos; kept in float: "
+            f"{', '.join(keep) or 'nothing'}")
+        int8 = quantize.quantize(fp32, ranges, keep)
+        checks = compare(fp32, int8, spec)
+        say(f"{spec.name}: int8 vs fp32 on the check photos (mean |d|, agreement): "
+            + ", ".join(f"{m:.4f} / {a:.4f}" for m, a in checks))
+        if any(m > MAX_MEAN_ERROR or a < MIN_AGREEMENT for m, a in checks):
+            raise SystemExit(f"[models] {spec.name}: int8 mask outside tolerance")
+        _write(int8, *targets["int8"])
+    say(f"{spec.name}: derived in {time.perf_counter() - started:.0f} s")
+
+
+def main() -> None:
+    home = Path(os.environ.get("U2NET_HOME") or ".models")
+    try:
+        names = parse_names(os.environ.get("MODELS") or DEFAULT_INSTALL)
+    except ValueError as exc:
+        raise SystemExit(f"[models] MODELS: {exc}") from exc
+    force = os.environ.get("FORCE", "") not in ("", "0")
+    for name in names:
+        if MODELS[name].derived:
+            derive(MODELS[name], home, force)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""The derived serving files: fp32 computes what the shipped file does, int8 stays close.
+
+Tolerances are the ones README (Models) states for MODEL_PRECISION=int8: on photos that were
+not used for calibration, the final alpha (after the guided refinement, as served) differs
+from fp32's by at most 0.01 on average (2.5 of 255 levels), and the cut-outs at 0.5 overlap
+with an IoU of at least 0.98. make quality scores both precisions on ground truth.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from deploy.derive.__main__ import check_photos
+from deploy.derive.calibration import PHOTOS
+from deploy.install_models import md5_of
+from shared.config import ConfigError, Settings
+from shared.models import DEFAULT_INSTALL, MODELS, parse_names
+from worker.models import ModelUnavailable, load_segmenter
+from worker.pipeline import segment
+
+MODEL_DIR = Path(__file__).resolve().parents[2] / ".models"
+MEAN_ALPHA_TOLERANCE, IOU_TOLERANCE = 0.01, 0.98
+
+
+def _settings(**env: str) -> Settings:
+    return Settings.from_env({"APP_ENV": "development", "U2NET_HOME": str(MODEL_DIR),
+                              "ORT_INTRA_OP_THREADS": "1", **env})
+
+
+def _alpha(image: Image.Image, segmenter, refine_mode: str = "guided") -> np.ndarray:
+    return np.asarray(segment(image, segmenter, refine_mode), np.float32) / 255.0
+
+
+def test_every_derived_file_is_installed_with_its_pinned_hash() -> None:
+    for name in parse_names(DEFAULT_INSTALL):
+        for derived in MODELS[name].derived:
+            assert md5_of(MODEL_DIR / derived.filename) == derived.md5, derived.filename
+
+
+def test_check_photos_are_not_calibration_photos() -> None:
+    assert "astronaut" not in PHOTOS and "motorcycle_right" not in PHOTOS
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("name", parse_names(DEFAULT_INSTALL))
+def test_int8_mask_within_tolerance_of_fp32(name: str) -> None:
+    fp32 = load_segmenter(_settings(), name, "fp32")
+    int8 = load_segmenter(_settings(), name, "int8")
+    assert int8.precision == "int8" and not int8.fixed_batch
+    for i, photo in enumerate(check_photos()):
+        a, b = _alpha(photo, fp32), _alpha(photo, int8)
+        assert a.max() > 0.8 and a.min() < 0.2, (name, i)  # a real cut-out to compare
+        mean = float(np.abs(a - b).mean())
+        fg_a, fg_b = a >= 0.5, b >= 0.5
+        iou = (fg_a & fg_b).sum() / max((fg_a | fg_b).sum(), 1)
+        assert mean <= MEAN_ALPHA_TOLERANCE, (name, i, mean)
+        assert iou >= IOU_TOLERANCE, (name, i, iou)
+
+
+@pytest.mark.timeout(120)
+def test_derived_fp32_graph_gives_the_shipped_files_mask() -> None:
+    import onnxruntime as ort
+
+    from worker.inference import Segmenter
+
+    spec = MODELS["u2netp"]
+    shipped = Segmenter(spec, ort.InferenceSession(str(MODEL_DIR / spec.filename),
+                                                   providers=["CPUExecutionProvider"]))
+    derived = load_segmenter(_settings(), "u2netp", "fp32")
+    assert shipped.fixed_batch and not derived.fixed_batch
+    photo = check_photos()[0]
+    a = np.asarray(segment(photo, shipped, "none"), np.int16)
+    b = np.asarray(segment(photo, derived, "none"), np.int16)
+    assert np.abs(a - b).max() <= 1
+
+
+def test_precision_setting_is_validated() -> None:
+    assert _settings(MODEL_PRECISION="int8").model_precision == "int8"
+    with pytest.raises(ConfigError, match="MODEL_PRECISION"):
+        _settings(MODEL_PRECISION="int4")
+    with pytest.raises(ConfigError, match="isnet has no int8"):
+        _settings(MODEL_NAME="isnet", MODEL_PRECISION="int8")
+
+
+def test_a_missing_int8_file_is_refused_with_the_fix(tmp_path) -> None:
+    settings = Settings.from_env({"APP_ENV": "development", "U2NET_HOME": str(tmp_path),
+                                  "MODEL_NAME": "u2netp", "MODEL_PRECISION": "int8"})
+    with pytest.raises(ModelUnavailable, match="u2netp-int8.onnx"):
+        load_segmenter(settings, "u2netp")
+
+
+def test_an_altered_int8_file_is_refused(tmp_path) -> None:
+    filename = MODELS["u2netp"].file_for("int8")[0]
+    data = bytearray((MODEL_DIR / filename).read_bytes())
+    data[-1] ^= 0xFF
+    (tmp_path / filename).write_bytes(bytes(data))
+    settings = Settings.from_env({"APP_ENV": "development", "U2NET_HOME": str(tmp_path),
+                                  "MODEL_NAME": "u2netp", "MODEL_PRECISION": "int8"})
+    with pytest.raises(ModelUnavailable, match="not the pinned"):
+        load_segmenter(settings, "u2netp")

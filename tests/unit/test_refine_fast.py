@@ -1,0 +1,34 @@
+"""The compiled refinement gives refine.refine()'s alpha, to within one level of 255."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from worker import refine, refine_fast
+from worker.pipeline import to_uint8
+
+
+def _blob(side: int = 320) -> np.ndarray:
+    y, x = np.mgrid[0:side, 0:side].astype(np.float32)
+    d2 = (x - side / 2) ** 2 + (y - 0.45 * side) ** 2 - (0.28 * side) ** 2
+    return (1.0 / (1.0 + np.exp(d2 / 800.0))).astype(np.float32)
+
+
+@pytest.mark.parametrize("size", [(512, 512), (700, 333), (1024, 768), (2000, 1500)])
+def test_compiled_refinement_matches_the_numpy_one(size: tuple[int, int]) -> None:
+    from skimage import data as skdata
+
+    photo = Image.fromarray(skdata.astronaut()).resize(size, Image.Resampling.BILINEAR)
+    want = to_uint8(refine.refine(photo, _blob())).astype(int)
+    got = refine_fast.refine_uint8(photo, _blob())
+    assert got.dtype == np.uint8 and got.shape == (size[1], size[0])
+    diff = np.abs(got.astype(int) - want)
+    assert diff.max() <= 1 and diff.mean() < 1e-3, (diff.max(), diff.mean())
+
+
+def test_a_tiny_or_grey_photo_is_refined_too() -> None:
+    grey = Image.new("L", (5, 3), 128)
+    out = refine_fast.refine_uint8(grey, _blob(8))
+    assert out.shape == (3, 5)
