@@ -275,7 +275,11 @@ def test_worker_images_bake_verified_weights(name: str) -> None:
     assert "ARG MODELS=u2netp,u2net" in text  # the MIT/Apache models; never the AGPL one
     assert "ARG ACCEPT_AGPL_MODELS=0" in text
     assert re.search(r"U2NET_HOME=/models", text)
-    assert re.search(r"python[0-9.]*\s+-c\s+\"import rembg\"", text), "warm the import at build"
+    assert re.search(r"python[0-9.]*\s+-c\s+\"import rembg[;\"]", text), "warm the import at build"
+    assert "refine_fast.warm()" in text  # our numba kernels, compiled into the baked cache
+    # The serving files (fp32 serving graph, int8) are derived and md5-checked at build too.
+    assert re.search(r"python -m deploy\.derive", text)
+    assert "COPY --from=derived /models /models" in text
     assert "NUMBA_CACHE_DIR" in text
     installs = _pip_installs(dockerfile)
     assert installs
