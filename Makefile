@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export U2NET_HOME ?= $(CURDIR)/.models
 
-.PHONY: setup models run stop test lint fmt migrate bench quality backup restore gpu-check
+.PHONY: setup models run stop test lint fmt migrate bench quality backup restore screenshots gpu-check
 
 setup:
 	@bash deploy/setup.sh
@@ -44,6 +44,10 @@ bench: setup
 # Cut-out quality on ground truth (DATA=dir of sets with images/ + gt/; default ../shared/quality).
 quality: setup
 	@$(PY) -m deploy.quality $(if $(DATA),--data $(DATA)) $(if $(LIMIT),--limit $(LIMIT))
+
+# Screenshots of /docs, /playground and /account (real stack, real browser) for the README.
+screenshots: setup
+	@SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest tests/web/test_screenshots.py -q
 
 # On a GPU machine: builds .gpu-venv (onnxruntime-gpu) and measures the segment step on CUDA
 # (and TensorRT if it installs) by batch size (deploy/gpu_check.sh).

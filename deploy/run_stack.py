@@ -189,6 +189,9 @@ def _print_banner(env: dict[str, str], demo: dict[str, str], sample_url: str) ->
 Stack is up. Base URL: {base}   (Ctrl-C or `make stop` to stop; logs in {RUN_DIR / 'logs'})
 Shell settings:  set -a; . {RUN_DIR / 'stack.env'}; . {RUN_DIR / 'demo.env'}; set +a
 
+In a browser:  playground {base}/playground   docs {base}/docs   account {base}/account
+  (the demo key for the pages: {demo['API_KEY']})
+
 Try it (the demo key has 100 credits):
   TOKEN=$(curl -s -H 'Content-Type: application/json' -d '{{"key":"{demo['API_KEY']}"}}' \\
       -X POST {base}/api/token | jq -r .access_token)

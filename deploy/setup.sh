@@ -11,7 +11,8 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
   say "Python 3.11 is required (found: $("$PY" --version 2>&1))"; exit 1; }
 
 # --- system packages: redis-server and the PostgreSQL server binaries; curl, jq and node run
-# the API documentation's own examples in the tests; prometheus for the monitoring tests ------
+# the API documentation's own examples in the tests; prometheus for the monitoring tests;
+# chromium for the web pages' browser tests; npm installs the pages' assets (web/) ------------
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v curl >/dev/null 2>&1 || need+=(curl)
@@ -20,6 +21,10 @@ command -v node >/dev/null 2>&1 || need+=(nodejs)
 # promtool and a Prometheus server: the tests check the alert rules and evaluate every
 # dashboard query and alert against a real one.
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+# Headless Chromium and its driver (tests/web drive it with Playwright, which cannot download
+# a browser of its own here); npm for Swagger UI, which /docs serves itself (no CDN).
+command -v chromium >/dev/null 2>&1 || need+=(chromium chromium-driver)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   need+=(postgresql)
 fi
@@ -34,8 +39,8 @@ if [ ${#need[@]} -gt 0 ]; then
     rm -f /usr/sbin/policy-rc.d
   else
     say "missing: ${need[*]}. Install them with your package manager (Debian/Ubuntu:"
-    say "  sudo apt-get install redis-server postgresql prometheus; macOS: brew install redis"
-    say "  postgresql@15 prometheus)"
+    say "  sudo apt-get install redis-server postgresql prometheus chromium chromium-driver npm;"
+    say "  macOS: brew install redis postgresql@15 prometheus node, and Chromium, CHROMIUM=path)"
     say "or point REDIS_SERVER / PG_BIN at existing binaries, then run this again."
     exit 1
   fi
@@ -50,6 +55,15 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/pip install -q --disable-pip-version-check -U pip wheel setuptools
   .venv/bin/pip install -q --disable-pip-version-check -e ".[$EXTRAS]"
   rm -f .venv/.installed-*; touch "$stamp"
+fi
+
+# --- the web pages' assets: Swagger UI from npm, exactly as web/package-lock.json pins it (no
+# install scripts: web/.npmrc). The gateway serves them; the pages never use a CDN. ----------
+web_stamp="web/node_modules/.installed-$(sha1sum web/package-lock.json | cut -c1-12)"
+if [ ! -f "$web_stamp" ]; then
+  say "installing the web pages' assets into web/node_modules (npm ci: Swagger UI, 13 MB)"
+  (cd web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
+  touch "$web_stamp"
 fi
 
 # --- model weights: the models named in MODELS (default u2netp,u2net: 4.6 MB + 176 MB), each

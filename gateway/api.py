@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, Response, jsonify
 from flask_jwt_extended import get_jwt, jwt_required
 
 from gateway import forms, jobs
@@ -14,11 +14,12 @@ from gateway.forms import Upload
 from gateway.ratelimit import rate_limited
 from gateway.schemas import RemoveBackgroundRequest
 from shared.config import Settings
-from shared.errors import InvalidParameter, JobNotFound, from_code
+from shared.errors import InvalidParameter, JobNotFound, NotFound, StorageError, from_code
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 SUCCESS_MESSAGE = "Background removed successfully"
+JOB_ID_HEADER = "X-Job-Id"
 
 
 def _rt():
@@ -103,20 +104,21 @@ def remove_background() -> Any:
     rt = _rt()
     params, uploads = parse_request(rt.settings)
     outcome = jobs.submit(current_user_id(), int(get_jwt()["kid"]), params, uploads)
-    return jsonify({
+    response = jsonify({
         "success": True,
         "message": SUCCESS_MESSAGE,
         "data": {"output_image": rt.storage.url(outcome.result["output_key"]),
                  "input_image": params["input_image"]},
         "credits_remaining": outcome.balance_after,
     })
+    # An extension in a header, so the seed's body stays as it is: where the job's timings
+    # (GET /api/v1/jobs/<id>) and its bytes (.../output, same origin) are.
+    response.headers[JOB_ID_HEADER] = outcome.job_id
+    return response
 
 
-@bp.get("/jobs/<job_id>")
-@jwt_required()
-@rate_limited
-def job_status(job_id: str) -> Any:
-    """A job's status; once done the seed's data block (or the error). Owner only, else 404."""
+def own_job(job_id: str) -> dict[str, Any]:
+    """The caller's job by id; another user's job, or no such job, is 404 alike."""
     try:
         job_uuid = uuid.UUID(job_id)
     except ValueError:
@@ -124,7 +126,16 @@ def job_status(job_id: str) -> Any:
     job = _rt().db.one("get_job", job_id=job_uuid)
     if job is None or int(job["user_id"]) != current_user_id():
         raise JobNotFound()
-    body: dict[str, Any] = {"success": True, "job_id": str(job_uuid), "status": job["status"],
+    return job
+
+
+@bp.get("/jobs/<job_id>")
+@jwt_required()
+@rate_limited
+def job_status(job_id: str) -> Any:
+    """A job's status; once done the seed's data block (or the error). Owner only, else 404."""
+    job = own_job(job_id)
+    body: dict[str, Any] = {"success": True, "job_id": str(job["id"]), "status": job["status"],
                             "created_at": job["created_at"].isoformat(),
                             "finished_at": job["finished_at"] and job["finished_at"].isoformat()}
     if job["status"] == "succeeded":
@@ -134,4 +145,31 @@ def job_status(job_id: str) -> Any:
     elif job["status"] == "failed":
         err = from_code(job["error_code"] or "processing_failed", job["error_message"] or None)
         body["error"] = {"code": err.code, "message": err.message, "status": err.status}
+    if job["timings"]:
+        body["timings"] = job["timings"]  # seconds per worker stage (fetch, segment, ...)
     return jsonify(body)
+
+
+@bp.get("/jobs/<job_id>/output")
+@jwt_required()
+@rate_limited
+def job_output(job_id: str) -> Response:
+    """A succeeded job's output bytes, through the gateway: same origin as the web pages
+    (output_image points at S3, another origin), with the owner's token. Owner only."""
+    job = own_job(job_id)
+    if job["status"] != "succeeded" or not job["output_key"]:
+        raise NotFound("This job has no output (yet): see its status.", param="job_id")
+    try:
+        data, headers = _rt().storage.get(job["output_key"])
+    except StorageError:
+        if _rt().storage.exists(job["output_key"]):
+            raise
+        raise NotFound("The output is no longer kept (see OUTPUT_RETENTION_DAYS).",
+                       param="job_id") from None
+    response = Response(data, mimetype=headers.get("content-type", "application/octet-stream"))
+    name = job["output_key"].rsplit("/", 1)[-1]
+    response.headers["Content-Disposition"] = f'inline; filename="{name}"'
+    # The bytes of a finished job never change; only its owner may read them.
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         ratelimit,
         removebg,
         selfservice,
+        web,
     )
 
     auth.register_jwt_callbacks(jwt)
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(openapi_admin.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(web.bp)  # /docs, /playground, /account and their files
     app.cli.add_command(admin.admin_cli)
     observability.init_app(app)  # /metrics; times, counts and log ids of every request
     ratelimit.init_app(app)

@@ -59,6 +59,19 @@ SCHEMAS: dict[str, Any] = _components(
 )
 
 
+JOB_ID_PARAM = {"name": "job_id", "in": "path", "required": True,
+                "description": "The job id (a UUID); another user's job is 404.",
+                "schema": {"type": "string"}}
+
+
+def _with_header(answers: dict[str, Any], name: str, description: str) -> dict[str, Any]:
+    """answers with one more header on its 200."""
+    first = answers["200"]
+    headers = {**first.get("headers", {}), name: {"description": description, "required": True,
+                                                  "schema": {"type": "string"}}}
+    return {**answers, "200": {**first, "headers": headers}}
+
+
 PATHS: dict[str, Any] = {
     "/api/token": {"post": {
         "operationId": "createToken",
@@ -109,20 +122,34 @@ PATHS: dict[str, Any] = {
         "requestBody": {"required": True, "content": {
             JSON: {"schema": ref("schemas", "RemoveBackgroundRequest")},
             MULTIPART: {"schema": ref("schemas", "RemoveBackgroundMultipart")}}},
-        "responses": responses(
+        "responses": _with_header(responses(
             ok("The output image.", "RemoveBackgroundResult"),
             (400, 401, 402, 405, 413, 415, 422, 429, 500, 502, 503, 504), rate_limited=True),
+            "X-Job-Id", "The job's id (an extension: the body is the seed's)."),
     }},
     "/api/v1/jobs/{job_id}": {"get": {
         "operationId": "getJob",
         "tags": ["images"],
         "summary": "A job's status; once done its data (or error)",
         "security": BEARER,
-        "parameters": [{"name": "job_id", "in": "path", "required": True,
-                        "description": "The job id (a UUID); another user's job is 404.",
-                        "schema": {"type": "string"}}],
+        "parameters": [JOB_ID_PARAM],
         "responses": responses(ok("The job.", "Job"), (*AUTH_ERRORS, 404, 429),
                                 rate_limited=True),
+    }},
+    "/api/v1/jobs/{job_id}/output": {"get": {
+        "operationId": "getJobOutput",
+        "tags": ["images"],
+        "summary": "A succeeded job's output image, through the gateway",
+        "description": (
+            "The bytes `output_image` points at, from this origin with the owner's token (the "
+            "web pages use it: they make no request to another origin). 404 for another "
+            "user's job, one without an output, or an output past its retention."),
+        "security": BEARER,
+        "parameters": [JOB_ID_PARAM],
+        "responses": responses({"description": "The output file.", "content": {
+            media: {"schema": {"type": "string", "format": "binary"}}
+            for media in ("image/png", "image/jpeg", "image/webp", "application/zip")}},
+            (*AUTH_ERRORS, 404, 429, 503), rate_limited=True),
     }},
     **ACCOUNT_PATHS,
     "/healthz": {"get": {

@@ -29,7 +29,7 @@ ACCOUNT_SCHEMAS: dict[str, Any] = {
     "JobSummary": {
         "type": "object",
         "required": ["job_id", "status", "created_at", "finished_at", "input_image",
-                     "output_format"],
+                     "output_format", "credits_charged"],
         "additionalProperties": False,
         "properties": {
             "job_id": {"type": "string", "format": "uuid"},
@@ -38,6 +38,9 @@ ACCOUNT_SCHEMAS: dict[str, Any] = {
             "finished_at": NULLABLE_DATE_TIME,
             "input_image": {"type": ["string", "null"]},
             "output_format": {"type": ["string", "null"]},
+            "credits_charged": {"type": "integer", "minimum": 0,
+                                "description": "Credits this job cost (its charge net of "
+                                               "refunds, from the ledger)."},
             "output_image": {"type": "string", "format": "uri",
                              "description": "Once succeeded (and while the output is kept)."},
             "error": {

@@ -91,6 +91,8 @@ class Job(_Closed):
     message: str | None = Field(None, description="Once succeeded.")
     data: ResultData | None = None
     error: JobError | None = None
+    timings: dict[str, float] | None = Field(
+        None, description="Seconds per worker stage (fetch, decode, segment, ...), once it ran.")
 
 
 class Health(_Closed):

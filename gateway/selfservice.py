@@ -32,7 +32,8 @@ def _job_summary(row: dict[str, Any]) -> dict[str, Any]:
     item: dict[str, Any] = {
         "job_id": str(row["id"]), "status": row["status"], "created_at": row["created_at"],
         "finished_at": row["finished_at"], "input_image": params.get("input_image"),
-        "output_format": params.get("output_format")}
+        "output_format": params.get("output_format"),
+        "credits_charged": row["credits_charged"]}
     if row["status"] == "succeeded" and row["output_key"]:
         item["output_image"] = _rt().storage.url(row["output_key"])
     elif row["status"] == "failed":

@@ -72,6 +72,8 @@ class Settings:
     max_request_bytes: int = 16384
     # Requests per user per minute on the v1 endpoints (Redis fixed window); 0 disables.
     rate_limit_per_minute: int = 600
+    # Gateway: the web pages' folder (HTML, static/, node_modules/); empty: web/ in the repo.
+    web_root: str = ""
 
     # Worker: input fetch
     input_allow_networks: tuple = field(default=())

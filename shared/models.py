@@ -6,7 +6,9 @@ this table; `deploy/install_models.py` installs the files it names. Nothing here
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 PRECISIONS = ("fp32", "int8")
 
@@ -87,3 +89,12 @@ def parse_names(value: str) -> list[str]:
 def queue_for(pool: str, model: str) -> str:
     """The Celery queue of one model in one worker pool (e.g. "segment-cpu.u2net")."""
     return f"{pool}.{model}"
+
+
+def md5_of(path: Path) -> str:
+    """The file's md5, read in 1 MiB blocks (a content pin, not a security boundary)."""
+    digest = hashlib.md5()  # noqa: S324
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -12,7 +12,7 @@ from tests.netutil import Recorder
 # Session fixtures for the real services; lazy, so unit tests start nothing.
 pytest_plugins = ["tests.stack"]
 
-FOLDER_MARKERS = {"unit", "integration", "security", "reliability"}
+FOLDER_MARKERS = {"unit", "integration", "security", "reliability", "web"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -6,7 +6,6 @@ image) under U2NET_HOME, and a file whose hash differs from shared.models' pin i
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -15,7 +14,7 @@ from typing import Any
 
 from shared import metrics
 from shared.config import Settings
-from shared.models import MODELS, ModelSpec
+from shared.models import MODELS, ModelSpec, md5_of
 from worker.batching import MicroBatcher
 from worker.inference import ProbabilityModel, Segmenter
 
@@ -40,12 +39,9 @@ def verify_weights(path: Path, spec: ModelSpec, md5: str | None = None) -> None:
     stamp = (str(path), path.stat().st_mtime)
     if stamp in _VERIFIED:
         return
-    digest = hashlib.md5()  # noqa: S324 - a content pin, not a security boundary
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    if digest.hexdigest() != md5:
-        raise ModelUnavailable(f"model weights {path} have md5 {digest.hexdigest()}, not the "
+    got = md5_of(path)
+    if got != md5:
+        raise ModelUnavailable(f"model weights {path} have md5 {got}, not the "
                                f"pinned {md5}: refusing to load them")
     _VERIFIED.add(stamp)
 

@@ -108,10 +108,13 @@ def _disk(radius: int) -> np.ndarray:
 
 def boundary_f(pred: np.ndarray, gt: np.ndarray, valid: np.ndarray | None = None,
                tolerance: float = 0.008) -> float:
-    """DAVIS boundary F-measure of the alpha >= 0.5 foregrounds; unlabelled pixels dropped."""
-    v = _valid(gt, valid)
-    bp = _boundary(pred >= THRESHOLD) & v
-    bg = _boundary(gt >= THRESHOLD) & v
+    """DAVIS boundary F-measure of the alpha >= 0.5 foregrounds.
+
+    Unlabelled pixels (GrabCut's band along the outline) count as background of the truth,
+    whose boundary is then the inner edge of that band: within the tolerance of the true one.
+    """
+    g = gt >= THRESHOLD if valid is None else (gt >= THRESHOLD) & valid
+    bp, bg = _boundary(pred >= THRESHOLD), _boundary(g)
     if not bp.any() and not bg.any():
         return 1.0
     if not bp.any() or not bg.any():

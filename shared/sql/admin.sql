@@ -99,7 +99,10 @@ WHERE l.created_at >= %(start)s AND l.created_at < %(end)s
 ORDER BY l.created_at, l.id;
 
 -- name: job_list_for_user
-SELECT id, status, params, output_key, error_code, error_message, created_at, finished_at
+-- credits_charged: the job's charge net of its refund, from the ledger (0 while unfinished).
+SELECT id, status, params, output_key, error_code, error_message, created_at, finished_at,
+       (SELECT coalesce(-sum(l.amount), 0)::int FROM credit_ledger l
+        WHERE l.job_id = jobs.id AND l.kind IN ('charge', 'refund')) AS credits_charged
 FROM jobs
 WHERE user_id = %(user_id)s
   AND (%(status)s::text IS NULL OR status = %(status)s)

@@ -31,7 +31,8 @@ from shared.metrics import STAGES
 from shared.tasks import HEARTBEAT_PREFIX
 from tests.stack import get_token, make_user
 
-QUEUE = "segment-metrics"
+POOL = "segment-metrics"
+QUEUE = f"{POOL}.u2netp"  # the pool's queue for the test stack's model
 RB = "/api/v1/image/remove-background"
 SAMPLE_KEY = tuple[str, frozenset]
 PRESIGN_QUERY = "?X-Amz-Signature=feedfacecafe&X-Amz-Credential=AKIAEXAMPLE%2F20260101"
@@ -83,7 +84,7 @@ def wait_for(predicate: Any, timeout: float = 15.0) -> Any:
 @pytest.fixture(scope="module")
 def metrics_worker(stack_env, services, rt) -> Iterator[dict[str, Any]]:
     port = free_port()
-    env = {**stack_env, "WORKER_METRICS_PORT": str(port), "QUEUE_NAME": QUEUE}
+    env = {**stack_env, "WORKER_METRICS_PORT": str(port), "QUEUE_NAME": POOL}
     managed = start_worker(env, services.log_dir, name="worker-metrics")
     log_file = services.log_dir / "worker-metrics.log"
 
@@ -109,7 +110,7 @@ def metrics_worker(stack_env, services, rt) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def metrics_app(settings, metrics_worker):
-    app = create_app(dataclasses.replace(settings, queue_name=QUEUE))
+    app = create_app(dataclasses.replace(settings, queue_name=POOL))
     app.config.update(TESTING=True)
     yield app
     app.extensions["bgr"].close()
@@ -201,7 +202,7 @@ def test_requests_waiting_counts_requests_in_flight(settings, rt, images) -> Non
         thread.start()
         assert wait_for(lambda: waiting() == idle + 1, timeout=3)
         assert wait_for(lambda: val(parse(app.test_client().get("/metrics").get_data(
-            as_text=True)), "bgremove_queue_depth", queue=queue) == 1, timeout=3)
+            as_text=True)), "bgremove_queue_depth", queue=f"{queue}.u2netp") == 1, timeout=3)
         thread.join(15)
         assert answers[0].status_code == 504
         assert waiting() == idle
@@ -313,7 +314,9 @@ def test_gunicorn_metrics_and_logs(gateway_url, services, rt, images) -> None:
     assert val(samples, "bgremove_credit_operations_total", op="reserve") >= 1
     assert not any(job_id in dict(k).get("route", "") for _, k in samples)
     assert ("bgremove_requests_waiting", frozenset()) in samples
-    assert ("bgremove_queue_depth", frozenset({("queue", "segment")})) in samples
+    # One depth per served model's queue.
+    assert ("bgremove_queue_depth", frozenset({("queue", "segment.u2netp")})) in samples
+    assert ("bgremove_queue_depth", frozenset({("queue", "segment.u2net")})) in samples
     # Multiprocess mode: counters come from the files, without the per-process "_created".
     assert "bgremove_http_requests_created" not in resp.text
 

@@ -19,6 +19,7 @@ import pytest
 from deploy.localstack import Managed, Services, start_worker
 from gateway.app import create_app
 from shared.config import Settings
+from shared.models import queue_for
 from shared.runtime import Runtime
 from shared.tasks import HEARTBEAT_PREFIX
 from tests.security.util import ScriptedServer
@@ -53,7 +54,8 @@ def strict_worker(stack_env: dict[str, str], services: Services, rt: Runtime,
            "INPUT_ALLOW_NETWORKS": f"{STRICT_ALLOWED_HOST}/32"}
     managed = start_worker(env, services.log_dir, concurrency=1, name="worker-strict")
     try:
-        _wait_for_queue_worker(rt, STRICT_QUEUE, managed, "worker-strict", services)
+        _wait_for_queue_worker(rt, queue_for(STRICT_QUEUE, stack_env["MODEL_NAME"]), managed,
+                               "worker-strict", services)
         yield managed
     finally:
         managed.stop(timeout=30)

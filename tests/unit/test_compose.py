@@ -319,6 +319,19 @@ def test_gateway_image_has_no_worker_stack() -> None:
     assert 'CMD ["gunicorn", "-c", "deploy/gunicorn.conf.py", "gateway.wsgi:app"]' in text
 
 
+def test_gateway_image_serves_the_web_pages_from_npm_assets() -> None:
+    text = (DEPLOY / "Dockerfile.gateway").read_text()
+    # Swagger UI comes from the registry at build time, pinned by the lock file, no scripts.
+    assert "COPY web/package.json web/package-lock.json web/.npmrc ./" in text
+    assert "npm ci --ignore-scripts" in text
+    assert "COPY --from=web /web/node_modules/swagger-ui-dist " \
+           "/app/web/node_modules/swagger-ui-dist" in text
+    assert re.search(r"^ENV WEB_ROOT=/app/web\b", text, re.M)
+    for page in ("docs", "playground", "account"):
+        assert (ROOT / "web" / f"{page}.html").is_file()
+    assert "web/node_modules" in (ROOT / ".dockerignore").read_text()
+
+
 @pytest.mark.parametrize("name", ["Dockerfile.gateway", "Dockerfile.worker-cpu",
                                   "Dockerfile.worker-gpu"])
 def test_images_run_as_non_root(name: str) -> None:

@@ -74,3 +74,15 @@ def test_score_picks_the_metrics_of_the_set_kind():
     soft = metrics.score(gt, gt, soft=True)
     assert set(soft) == {"mae", "boundary_f", "sad", "mse", "grad", "conn"}
     assert soft["sad"] == soft["mse"] == soft["grad"] == soft["conn"] == 0.0
+
+
+def test_boundary_f_with_an_unlabelled_band_along_the_outline():
+    # GrabCut-style truth: 255 inside, a 2 px band of 128 (unlabelled) around it.
+    gt = np.zeros((100, 100))
+    gt[18:82, 18:82] = 128 / 255
+    gt[20:80, 20:80] = 1.0
+    valid = gt != 128 / 255
+    pred = np.zeros((100, 100))
+    pred[19:81, 19:81] = 1.0  # the outline in the middle of the band
+    assert metrics.boundary_f(pred, gt, valid) == 1.0
+    assert metrics.iou(pred, gt, valid) == 1.0

@@ -80,8 +80,7 @@ def test_guided_refinement_keeps_the_subject_and_moves_edges(u2netp_segmenter,
 
 
 def test_every_default_model_is_installed_with_its_pinned_hash() -> None:
-    from deploy.install_models import md5_of
-    from shared.models import DEFAULT_INSTALL, parse_names
+    from shared.models import DEFAULT_INSTALL, md5_of, parse_names
 
     for name in parse_names(DEFAULT_INSTALL):
         spec = MODELS[name]
