@@ -77,10 +77,11 @@ def _init_child(**_: object) -> None:
     # A forked child must not reuse the parent's sockets: start with fresh clients.
     global runtime
     runtime = Runtime(settings)
-    from worker import heartbeat, models, refine_fast
+    from worker import foreground_fast, heartbeat, models, refine_fast
 
     models.get_segmenter(settings)  # fail fast (and loudly) if weights or provider are missing
     refine_fast.warm()  # numba: compiled once into its cache, then only loaded
+    foreground_fast.warm()
     heartbeat.start(runtime, _stop)
 
 
@@ -92,10 +93,11 @@ def _init_in_process_pool(sender: object = None, **_: object) -> None:
     pool = getattr(getattr(sender, "controller", None), "pool_cls", None)
     if pool is None or "prefork" in getattr(pool, "__module__", "prefork"):
         return
-    from worker import heartbeat, models, refine_fast
+    from worker import foreground_fast, heartbeat, models, refine_fast
 
     models.get_segmenter(settings)
     refine_fast.warm()
+    foreground_fast.warm()
     heartbeat.start(runtime, _stop)
 
 

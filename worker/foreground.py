@@ -6,6 +6,8 @@ around a subject shot on a light wall, visible on any new background. Blur-fusio
 Pitie, "Approximate Fast Foreground Colour Estimation", ICIP 2021) estimates F from local
 means of the confident foreground and background with two box-filter passes (radius 90,
 then 6), which is linear in the pixel count. Opaque pixels keep their colour (F = I at a = 1).
+This is the reference in numpy; the worker runs the same in compiled loops
+(worker/foreground_fast.py).
 """
 
 from __future__ import annotations
@@ -45,6 +47,19 @@ def _sample(x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
                      for c in range(x.shape[-1])], axis=-1)
 
 
+def working_size(size: tuple[int, int], work_side: int) -> tuple[int, int]:
+    """The reduced copy's size: longer side work_side, never enlarged."""
+    width, height = size
+    scale = min(1.0, work_side / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def fusion_radii(size: tuple[int, int], small_size: tuple[int, int]) -> tuple[int, int]:
+    """Box widths of the two passes (90 and 6 at full size), scaled to the reduced copy."""
+    scale = max(small_size) / max(size)
+    return max(3, round(90 * scale)), max(3, round(6 * scale))
+
+
 def estimate(image: Image.Image, mask: Image.Image, work_side: int = 768) -> Image.Image:
     """The subject's own colour under every pixel (RGB, image's size); image where opaque.
 
@@ -57,12 +72,11 @@ def estimate(image: Image.Image, mask: Image.Image, work_side: int = 768) -> Ima
     if not soft.any():
         return image  # a hard mask: nothing is mixed
     width, height = image.size
-    scale = min(1.0, work_side / max(width, height))
-    small_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small_size = working_size(image.size, work_side)
     rgb = np.asarray(image.convert("RGB").resize(small_size, Image.Resampling.BILINEAR),
                      np.float32) / 255.0
     alpha = np.asarray(mask.resize(small_size, Image.Resampling.BILINEAR), np.float32) / 255.0
-    big, fine = max(3, round(90 * scale)), max(3, round(6 * scale))
+    big, fine = fusion_radii(image.size, small_size)
     fg_mean, bg_mean = _fuse(rgb, rgb, rgb, alpha, big)
     fg_mean, bg_mean = _fuse(rgb, _correct(rgb, alpha, fg_mean, bg_mean), bg_mean, alpha, fine)
     rows, cols = np.nonzero(soft)

@@ -23,7 +23,7 @@ from shared.tasks import (
     publish_result,
 )
 from worker import app as worker_app
-from worker import fetch, foreground, models, options, pipeline
+from worker import fetch, foreground_fast, models, options, pipeline
 
 log = logging.getLogger("worker.tasks")
 T = TypeVar("T")
@@ -70,7 +70,7 @@ def process(rt: Runtime, payload: RemoveBackgroundPayload) -> JobResult:
                          settings.tta_flip)
         background = _background(rt, opts, watch)
         # Part of compositing: the subject's own colour under its semi-transparent edges.
-        subject = (watch.run("composite", foreground.estimate, image, mask)
+        subject = (watch.run("composite", foreground_fast.estimate, image, mask)
                    if settings.foreground_estimation else image)
         out = watch.run("composite", options.compose, subject, mask, payload, opts, background,
                         factor)

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import numpy as np
+import pytest
 from PIL import Image
 
-from worker import foreground
+from worker import foreground, foreground_fast
+
+# The numpy reference and the compiled version the worker runs: the same behaviour.
+IMPLEMENTATIONS = pytest.mark.parametrize("impl", [foreground, foreground_fast],
+                                          ids=["numpy", "compiled"])
 
 
 def _soft_disc(size: int = 200) -> tuple[Image.Image, Image.Image, np.ndarray]:
@@ -20,9 +27,10 @@ def _soft_disc(size: int = 200) -> tuple[Image.Image, Image.Image, np.ndarray]:
     return image, mask, red
 
 
-def test_edge_pixels_get_the_subject_colour_back():
+@IMPLEMENTATIONS
+def test_edge_pixels_get_the_subject_colour_back(impl: ModuleType) -> None:
     image, mask, red = _soft_disc()
-    out = np.asarray(foreground.estimate(image, mask)).astype(np.float32)
+    out = np.asarray(impl.estimate(image, mask)).astype(np.float32)
     a = np.asarray(mask)
     edge = (a > 25) & (a < 230)
     before = np.abs(np.asarray(image, np.float32)[edge] - red).mean()
@@ -30,10 +38,28 @@ def test_edge_pixels_get_the_subject_colour_back():
     assert after < 0.3 * before, (before, after)
 
 
-def test_opaque_and_hard_masks_are_left_alone():
+@IMPLEMENTATIONS
+def test_opaque_and_hard_masks_are_left_alone(impl: ModuleType) -> None:
     image, mask, _ = _soft_disc()
-    out = np.asarray(foreground.estimate(image, mask))
+    out = np.asarray(impl.estimate(image, mask))
     opaque = np.asarray(mask) == 255
     assert np.array_equal(out[opaque], np.asarray(image)[opaque])
     hard = mask.point(lambda v: 255 if v >= 128 else 0)
-    assert foreground.estimate(image, hard) is image
+    assert impl.estimate(image, hard) is image
+
+
+@pytest.mark.parametrize("size", [(1024, 1024), (700, 333), (333, 700), (2000, 1500), (40, 30)])
+def test_the_compiled_estimate_matches_the_numpy_one(size: tuple[int, int]) -> None:
+    from skimage import data as skdata
+
+    photo = Image.fromarray(skdata.coffee()).resize(size, Image.Resampling.BILINEAR)
+    # A soft-edged blob as the mask: mixed pixels along a long curved edge.
+    y, x = np.mgrid[0:size[1], 0:size[0]].astype(np.float32)
+    d = np.hypot((x - size[0] / 2) / size[0], (y - size[1] / 2) / size[1])
+    mask = Image.fromarray(np.rint(np.clip((0.3 - d) * 12, 0, 1) * 255).astype(np.uint8), "L")
+    want = np.asarray(foreground.estimate(photo, mask)).astype(int)
+    got = np.asarray(foreground_fast.estimate(photo, mask)).astype(int)
+    assert got.shape == want.shape == (size[1], size[0], 3)
+    diff = np.abs(got - want)
+    assert diff.max() <= 1 and diff.mean() < 1e-2, (diff.max(), diff.mean())
+    assert (np.asarray(mask) % 255 != 0).sum() > 0  # the case has mixed pixels to correct
