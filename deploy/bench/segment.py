@@ -15,6 +15,8 @@ import os
 import time
 from typing import Any
 
+from deploy.bench.common import Run, say
+
 ROUNDS = int(os.environ.get("BENCH_SEGMENT_ROUNDS", "12"))
 REMBG = "segment: rembg session"
 
@@ -25,7 +27,6 @@ def run(model: str, images: dict[str, bytes], sizes: list[str]) -> list[Any]:
     import rembg
     from PIL import Image
 
-    from deploy.bench import Run, say  # (bench imports this module: no import at the top)
     from shared.config import Settings
     from worker import refine_fast
     from worker.models import load_segmenter
