@@ -295,6 +295,26 @@ def test_cpu_worker_installs_worker_extra_only() -> None:
     assert not any(".[gpu]" in c or "onnxruntime-gpu" in c for c in installs), installs
 
 
+def test_cpu_worker_has_an_openvino_flavour_on_the_same_serving_files() -> None:
+    dockerfile = DEPLOY / "Dockerfile.worker-cpu"
+    text = dockerfile.read_text()
+    assert re.search(r"^ARG ORT_FLAVOUR=cpu$", text, re.M)  # the default image is unchanged
+    assert re.search(r"^FROM venv-\$\{ORT_FLAVOUR\} AS venv$", text, re.M)
+    assert "COPY --from=venv /opt/venv /opt/venv" in text
+    openvino = text[text.index("AS venv-openvino"):text.index("AS venv\n")]
+    # onnxruntime is swapped for the openvino extra's pin, never installed beside it, and the
+    # build stops unless the provider is there; the serving files stay the derived ones.
+    assert "pip uninstall -y onnxruntime" in openvino
+    assert "['openvino']" in openvino and "OpenVINOExecutionProvider" in openvino
+    assert "COPY --from=derived /models /models" in text
+    assert re.search(r"^FROM build AS derived$", text, re.M)  # derived with the pinned runtime
+    # Each flavour's default providers reach the worker unless the deployment sets them.
+    assert "OpenVINOExecutionProvider,CPUExecutionProvider > /opt/venv/ort-providers" in openvino
+    assert 'ORT_PROVIDERS="$(cat /opt/venv/ort-providers)"' in text
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert re.search(r'^openvino = \[[^\]]*"onnxruntime-openvino==[0-9.]+"', pyproject, re.M)
+
+
 def test_gpu_worker_installs_gpu_extra_and_never_cpu_onnxruntime() -> None:
     dockerfile = DEPLOY / "Dockerfile.worker-gpu"
     installs = _pip_installs(dockerfile)
