@@ -118,9 +118,10 @@ async function submit(event) {
   const started = performance.now();
   const status = (text) => { $("status").textContent = text; };
   let phase = "Uploading";
-  const tick = setInterval(() => {
+  const showPhase = () => {
     if (phase !== "Uploading") status(`${phase}… ${((performance.now() - started) / 1000).toFixed(1)} s`);
-  }, 100);
+  };
+  const tick = setInterval(showPhase, 100);
   $("progress").hidden = !picked;
   $("upload-bar").value = 0;
   let processed = false; // a credit was spent: say so if showing the result fails after it
@@ -132,7 +133,7 @@ async function submit(event) {
         $("upload-text").textContent = `${bytes(sent)} of ${bytes(total)}`;
         status(`Uploading… ${Math.round((sent / total) * 100)}%`);
       },
-      onSent: () => { phase = "Removing the background"; },
+      onSent: () => { phase = "Removing the background"; showPhase(); }, // at once, not on the next tick
     });
     phase = "Removing the background";
     let jobId = answer.jobId;
