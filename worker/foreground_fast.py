@@ -23,8 +23,13 @@ _EPS = 1e-5
 
 
 @numba.njit(cache=True, nogil=True)
-def _first_planes(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:  # pragma: no cover
-    """[a, I a (3), I (1 - a) (3)]: the first pass takes the photo for both colours."""
+def _fusion_planes(rgb: np.ndarray, alpha: np.ndarray, means: np.ndarray,
+                   second: bool) -> np.ndarray:  # pragma: no cover - compiled
+    """[a, F a (3), B (1 - a) (3)] at the working size, from the photo's bytes.
+
+    The first pass takes the photo for both colours (F = B = I); the second takes F, the
+    first pass's corrected colour, and B, its background mean (both from means).
+    """
     h, w, _ = rgb.shape
     planes = np.empty((7, h, w), np.float32)
     scale = np.float32(1.0 / 255.0)
@@ -33,9 +38,12 @@ def _first_planes(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:  # pragma: 
             a = alpha[y, x] * scale
             planes[0, y, x] = a
             for c in range(3):
-                v = rgb[y, x, c] * scale
-                planes[1 + c, y, x] = v * a
-                planes[4 + c, y, x] = v * (1 - a)
+                fg = bg = rgb[y, x, c] * scale
+                if second:
+                    f, bg = means[1 + c, y, x], means[4 + c, y, x]
+                    fg = min(max(f + a * (fg - a * f - (1 - a) * bg), 0.0), 1.0)
+                planes[1 + c, y, x] = fg * a
+                planes[4 + c, y, x] = bg * (1 - a)
     return planes
 
 
@@ -50,25 +58,6 @@ def _to_means(planes: np.ndarray) -> None:  # pragma: no cover - compiled
             for c in range(3):
                 planes[1 + c, y, x] *= to_fg
                 planes[4 + c, y, x] *= to_bg
-
-
-@numba.njit(cache=True, nogil=True)
-def _second_planes(rgb: np.ndarray, alpha: np.ndarray,
-                   means: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
-    """[a, F a (3), B (1 - a) (3)] with F the first pass's corrected colour, B its mean."""
-    h, w, _ = rgb.shape
-    planes = np.empty((7, h, w), np.float32)
-    scale = np.float32(1.0 / 255.0)
-    for y in range(h):
-        for x in range(w):
-            a = alpha[y, x] * scale
-            planes[0, y, x] = a
-            for c in range(3):
-                f, b = means[1 + c, y, x], means[4 + c, y, x]
-                v = f + a * (rgb[y, x, c] * scale - a * f - (1 - a) * b)
-                planes[1 + c, y, x] = min(max(v, 0.0), 1.0) * a
-                planes[4 + c, y, x] = b * (1 - a)
-    return planes
 
 
 @numba.njit(cache=True, nogil=True)
@@ -116,9 +105,10 @@ def estimate(image: Image.Image, mask: Image.Image, work_side: int = 768) -> Ima
     rgb = np.asarray(image.resize(small_size, Image.Resampling.BILINEAR))
     alpha = np.asarray(mask.resize(small_size, Image.Resampling.BILINEAR))
     big, fine = fusion_radii(image.size, small_size)
-    means = box_mean(_first_planes(rgb, alpha), *uniform_window(big))
+    unused = np.empty((7, 1, 1), np.float32)
+    means = box_mean(_fusion_planes(rgb, alpha, unused, False), *uniform_window(big))
     _to_means(means)
-    means = box_mean(_second_planes(rgb, alpha, means), *uniform_window(fine))
+    means = box_mean(_fusion_planes(rgb, alpha, means, True), *uniform_window(fine))
     _to_means(means)
     return Image.fromarray(_correct_mixed(np.asarray(image), alpha8, means), "RGB")
 
