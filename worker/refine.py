@@ -14,6 +14,11 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+# The longer side of the copy the coefficients are fitted on. 512 and 384 scored the same as
+# 768 on every set and model (make quality's sets, u2netp and u2net: IoU within 0.001, SAD
+# and gradient error within 0.3 %, boundary F a little higher) at 0.55x the refinement's time.
+WORK_SIDE = 512
+
 
 def upsample(prob: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Bilinear resize of a float map to size (width, height)."""
@@ -57,7 +62,7 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int,
     return _box(a, radius), _box(b, radius)
 
 
-def refine(image: Image.Image, prob: np.ndarray, work_side: int = 768,
+def refine(image: Image.Image, prob: np.ndarray, work_side: int = WORK_SIDE,
            radius_frac: float = 0.005, eps: float = 1e-3, contrast: float = 1.5) -> np.ndarray:
     """Full-size alpha [H, W] in [0, 1]: the model's map, edge-snapped to the photo.
 

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from worker.box_filter import box_mean, taps
-from worker.refine import upsample
+from worker.refine import WORK_SIDE, upsample
 
 
 @numba.njit(cache=True, nogil=True)
@@ -98,7 +98,7 @@ def _apply(ab: np.ndarray, photo: np.ndarray, contrast: float) -> np.ndarray:  #
     return out
 
 
-def refine_uint8(image: Image.Image, prob: np.ndarray, work_side: int = 768,
+def refine_uint8(image: Image.Image, prob: np.ndarray, work_side: int = WORK_SIDE,
                  radius_frac: float = 0.005, eps: float = 1e-3,
                  contrast: float = 1.5) -> np.ndarray:
     """refine.refine() as 8-bit alpha [H, W], computed by the compiled kernels above."""
