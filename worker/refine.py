@@ -16,8 +16,15 @@ from scipy import ndimage
 
 # The longer side of the copy the coefficients are fitted on. 512 and 384 scored the same as
 # 768 on every set and model (make quality's sets, u2netp and u2net: IoU within 0.001, SAD
-# and gradient error within 0.3 %, boundary F a little higher) at 0.55x the refinement's time.
+# and gradient error within 0.3 %, boundary F a little higher) at ~0.7x the refinement's time.
 WORK_SIDE = 512
+
+
+def working_size(size: tuple[int, int], work_side: int) -> tuple[int, int]:
+    """The reduced copy both edge steps work on: longer side work_side, never enlarged."""
+    width, height = size
+    scale = min(1.0, work_side / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 def upsample(prob: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -73,14 +80,13 @@ def refine(image: Image.Image, prob: np.ndarray, work_side: int = WORK_SIDE,
     gain: both measured by make quality, README "Quality").
     """
     width, height = image.size
-    scale = min(1.0, work_side / max(width, height))
-    small_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small_size = working_size(image.size, work_side)
     small = np.asarray(image.convert("RGB").resize(small_size, Image.Resampling.BILINEAR),
                        dtype=np.float32) / 255.0
     p = upsample(prob, small_size)
     radius = max(1, round(radius_frac * max(small_size)))
     a, b = guided_filter(small, p, radius, eps)
-    if scale < 1.0:
+    if small_size != image.size:
         a = np.stack([upsample(a[..., c], (width, height)) for c in range(3)], axis=-1)
         b = upsample(b, (width, height))
         full = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0

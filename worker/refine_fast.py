@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from worker.box_filter import box_mean, taps
-from worker.refine import WORK_SIDE, upsample
+from worker.refine import WORK_SIDE, upsample, working_size
 
 
 @numba.njit(cache=True, nogil=True)
@@ -104,10 +104,9 @@ def refine_uint8(image: Image.Image, prob: np.ndarray, work_side: int = WORK_SID
     """refine.refine() as 8-bit alpha [H, W], computed by the compiled kernels above."""
     if image.mode != "RGB":
         image = image.convert("RGB")
-    width, height = image.size
-    scale = min(1.0, work_side / max(width, height))
-    small_size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    small = image if scale == 1.0 else image.resize(small_size, Image.Resampling.BILINEAR)
+    small_size = working_size(image.size, work_side)
+    small = (image if small_size == image.size
+             else image.resize(small_size, Image.Resampling.BILINEAR))
     p = upsample(prob, small_size)
     radius = max(1, round(radius_frac * max(small_size)))
     ab = _coefficients(np.asarray(small), np.ascontiguousarray(p, np.float32), radius, eps)

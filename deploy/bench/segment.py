@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import os
 import time
-from typing import Any
 
 from deploy.bench.common import Run, say
 
@@ -21,7 +20,7 @@ ROUNDS = int(os.environ.get("BENCH_SEGMENT_ROUNDS", "12"))
 REMBG = "segment: rembg session"
 
 
-def run(model: str, images: dict[str, bytes], sizes: list[str]) -> list[Any]:
+def run(model: str, images: dict[str, bytes], sizes: list[str]) -> list[Run]:
     """One bench Run per contender and size (latency of one image, one thread)."""
     import onnxruntime as ort
     import rembg
@@ -66,7 +65,7 @@ def run(model: str, images: dict[str, bytes], sizes: list[str]) -> list[Any]:
     return runs
 
 
-def ratios(runs: list[Any]) -> dict[str, float]:
+def ratios(runs: list[Run]) -> dict[str, float]:
     """rembg session p50 / ours p50, per contender and size."""
     out = {}
     for peer in (r for r in runs if r.system == REMBG):
