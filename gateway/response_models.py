@@ -120,6 +120,12 @@ class Worker(BaseModel):
     queue: str
     model: str | None = None
     providers: list[str] | None = None
+    precision: Literal["fp32", "int8"] | None = Field(
+        None, description="The model file this worker runs (MODEL_PRECISION, auto resolved by "
+                          "the worker's start-up self-check on its CPU).")
+    precision_reason: str | None = Field(
+        None, description='Why, e.g. "int8: agreement 0.995, mean error 0.0045, 1.9x faster '
+                          'than fp32" or "fp32: int8 agreement 0.984 below 0.99 on AMD EPYC".')
 
 
 class Readiness(_Closed):

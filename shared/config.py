@@ -96,9 +96,10 @@ class Settings:
     # Worker: re-estimate the subject's colour under semi-transparent pixels (worker/foreground.py).
     foreground_estimation: bool = True
     u2net_home: str = os.path.expanduser("~/.u2net")
-    # Worker: which of the model's files to run: fp32, or its static int8 quantisation
-    # (derived by `make models`; README, Models).
-    model_precision: str = "fp32"
+    # Worker: which of the model's files to run: fp32, its static int8 quantisation (derived
+    # by `make models`), or auto: int8 where the worker's start-up self-check finds it accurate
+    # and faster on this CPU, else fp32 (worker/precision.py).
+    model_precision: str = "auto"
     ort_providers: str = "CPUExecutionProvider"
     ort_intra_op_threads: int = 0
     # Worker: onnxruntime's CPU memory arena (faster; its RSS grows to the peak once).
@@ -174,9 +175,10 @@ class Settings:
             parse_names(self.models)
         except ValueError as exc:
             raise ConfigError(f"MODELS: {exc}") from exc
-        if self.model_precision not in PRECISIONS:
-            raise ConfigError(f"MODEL_PRECISION must be one of {', '.join(PRECISIONS)}")
-        if self.model_precision not in MODELS[self.model_name].precisions:
+        if self.model_precision not in ("auto", *PRECISIONS):
+            raise ConfigError(f"MODEL_PRECISION must be auto or one of {', '.join(PRECISIONS)}")
+        if (self.model_precision != "auto"
+                and self.model_precision not in MODELS[self.model_name].precisions):
             raise ConfigError(f"MODEL_PRECISION: {self.model_name} has no "
                               f"{self.model_precision} file (has: "
                               f"{', '.join(MODELS[self.model_name].precisions)})")

@@ -66,8 +66,9 @@ MODEL_LOAD_SECONDS = Gauge(
     "bgremove_model_load_seconds", "Seconds the last model load took (rembg session).",
     ["model"], multiprocess_mode="mostrecent")
 MODEL_INFO = Gauge(
-    "bgremove_model_info", "1 for the model and the execution provider in use.",
-    ["model", "provider"], multiprocess_mode="max")
+    "bgremove_model_info", "1 for the model, the execution provider and the precision in use "
+    "(reason: why this precision, from the worker's self-check).",
+    ["model", "provider", "precision", "reason"], multiprocess_mode="max")
 
 # livesum: the pool's resident memory is the sum over its live children (the model is loaded
 # in each child after the fork, so little is shared); livemax: any live child's reading.
@@ -106,10 +107,11 @@ def observe_task(status: str, timings: Mapping[str, float], error_code: str | No
     _sample_memory()
 
 
-def model_loaded(model: str, provider: str, seconds: float) -> None:
-    """The process loaded `model`, running on `provider`, in `seconds`."""
+def model_loaded(model: str, provider: str, seconds: float, precision: str = "fp32",
+                 reason: str = "") -> None:
+    """The process loaded `model`, running on `provider` at `precision` (for `reason`)."""
     MODEL_LOAD_SECONDS.labels(model=model).set(seconds)
-    MODEL_INFO.labels(model=model, provider=provider).set(1)
+    MODEL_INFO.labels(model=model, provider=provider, precision=precision, reason=reason).set(1)
     _sample_memory()
 
 

@@ -62,6 +62,9 @@ def _fresh_metrics(**_: object) -> None:
 def _refuse_misconfiguration(**_: object) -> None:
     # Before the pool forks: a missing model or an inactive provider stops the node with a
     # clear message and a non-zero exit, instead of children failing one after another.
+    # Celery configures logging only after this signal: configure it now, so that the
+    # precision self-check and this check reach the start log (setup_logging redoes it).
+    logs.configure(logging.INFO)
     from worker import models
 
     try:

@@ -15,12 +15,17 @@ from typing import Any
 from shared import metrics
 from shared.config import Settings
 from shared.models import MODELS, ModelSpec, md5_of
+from worker import cpu
 from worker.batching import MicroBatcher
 from worker.inference import ProbabilityModel, Segmenter
+from worker.precision import Choice, Int8Refused, decide, measure
 
 log = logging.getLogger("worker.models")
 
 _SEGMENTER: ProbabilityModel | None = None
+# The precision this node serves: chosen once by check_startup in the main process before the
+# pool forks (children inherit it), or on a process's first load where no check ran.
+_CHOICE: Choice | None = None
 _LOADING = threading.Lock()
 _INFO: dict[str, Any] = {}
 _VERIFIED: set[tuple[str, float]] = set()
@@ -86,11 +91,14 @@ def provider_entry(name: str, settings: Settings) -> str | tuple[str, dict[str, 
 
 
 def load_segmenter(settings: Settings, name: str, precision: str | None = None) -> Segmenter:
-    """A fresh session for model `name` (MODEL_PRECISION's file) with the configured providers."""
+    """A fresh session for model `name` with the configured providers: the file of
+    `precision`, or of MODEL_PRECISION when it names one (auto: see choose_precision)."""
     import onnxruntime as ort
 
     spec = MODELS[name]
     precision = precision or settings.model_precision
+    if precision == "auto":
+        precision = choose_precision(settings).precision
     try:
         filename, md5 = spec.file_for(precision)
     except ValueError as exc:
@@ -112,6 +120,32 @@ def load_segmenter(settings: Settings, name: str, precision: str | None = None) 
     return Segmenter(spec, session, precision)
 
 
+def choose_precision(settings: Settings) -> Choice:
+    """The precision this process serves MODEL_NAME at (worker/precision.py), decided once.
+
+    fp32 needs no check; auto and int8 run both files on the check photos here, because int8's
+    accuracy and speed depend on this CPU. An int8 that is not accurate here is refused.
+    """
+    global _CHOICE
+    if _CHOICE is not None:
+        return _CHOICE
+    requested, spec = settings.model_precision, MODELS[settings.model_name]
+    check = None
+    if requested != "fp32" and "int8" in spec.precisions:
+        started = time.perf_counter()
+        check = measure(load_segmenter(settings, spec.name, "fp32"),
+                        load_segmenter(settings, spec.name, "int8"))
+        log.info("precision self-check", extra={"model": spec.name, **check.as_dict(),
+                                                "cpu": cpu.current().describe(),
+                                                "seconds": round(time.perf_counter() - started,
+                                                                 1)})
+    try:
+        _CHOICE = decide(requested, check, cpu.current())
+    except Int8Refused as exc:
+        raise ModelUnavailable(str(exc)) from exc
+    return _CHOICE
+
+
 def get_segmenter(settings: Settings) -> ProbabilityModel:
     """The process's segmenter for MODEL_NAME, created on first call.
 
@@ -128,16 +162,19 @@ def get_segmenter(settings: Settings) -> ProbabilityModel:
 
 
 def _load(settings: Settings) -> ProbabilityModel:
+    choice = choose_precision(settings)
     started = time.perf_counter()
-    segmenter = load_segmenter(settings, settings.model_name)
+    segmenter = load_segmenter(settings, settings.model_name, choice.precision)
     active = segmenter.session.get_providers()
-    _INFO.update(model=settings.model_name, precision=segmenter.precision, providers=active,
+    _INFO.update(model=settings.model_name, precision=choice.precision,
+                 precision_reason=choice.reason, providers=active,
                  load_seconds=round(time.perf_counter() - started, 3))
     # The first active provider is the one running the model (the rest are fallbacks).
     metrics.model_loaded(settings.model_name, active[0] if active else "none",
-                         _INFO["load_seconds"])
+                         _INFO["load_seconds"], choice.precision, choice.reason)
     log.info("model loaded", extra={"model": settings.model_name, "providers": active,
-                                    "precision": segmenter.precision,
+                                    "precision": choice.precision,
+                                    "precision_reason": choice.reason,
                                     "load_seconds": _INFO["load_seconds"]})
     if settings.micro_batch_size > 1:
         _INFO.update(micro_batch_size=settings.micro_batch_size)
@@ -150,7 +187,8 @@ def check_startup(settings: Settings) -> dict[str, Any]:
 
     Weights must be present and unaltered, and the first configured execution provider must
     be available and active in a real session: a worker set up for CUDA that would silently
-    run on the CPU (onnxruntime only warns) is a misconfiguration, not a fallback.
+    run on the CPU (onnxruntime only warns) is a misconfiguration, not a fallback. Runs the
+    precision self-check here, once per node: the pool children inherit its choice.
     """
     import onnxruntime as ort
 
@@ -160,8 +198,8 @@ def check_startup(settings: Settings) -> dict[str, Any]:
         raise ModelUnavailable(f"execution provider {wanted[0]} is not available in this "
                                f"onnxruntime build (available: {available})")
     global _SEGMENTER
-    get_segmenter(settings)  # loads the weights and checks the provider is active
-    info = session_info()
+    get_segmenter(settings)  # chooses the precision, loads its weights, checks the provider
+    info = {**session_info(), "cpu": cpu.current().as_dict()}
     # Drop it: an onnxruntime session must not cross a fork (its thread pool stays behind);
     # each pool child loads its own.
     _SEGMENTER = None

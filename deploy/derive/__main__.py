@@ -3,8 +3,9 @@
 For every model named in MODELS (default u2netp,u2net) that has derived files in
 shared/models.py: check the source weights' md5, build the fp32 serving graph
 (deploy/derive/graph.py) and check it computes what the shipped file does, calibrate on
-scikit-image photos (calibration.py), quantise (quantize.py), check the int8 mask against
-fp32 on photos that were not used for calibration, and compare each file's md5 with its pin.
+scikit-image photos (calibration.py), quantise (quantize.py), and compare each file's md5
+with its pin. Nothing here depends on the CPU: int8's accuracy on the serving CPU is checked
+by the worker at start (worker/precision.py).
 A file already present with its pinned md5 is left alone. `FORCE=1` rebuilds anyway.
 """
 
@@ -14,49 +15,15 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
 import onnx
 
 from deploy.derive import calibration, graph, quantize
 from deploy.install_models import md5_of
 from shared.models import DEFAULT_INSTALL, MODELS, ModelSpec, parse_names
 
-# Largest mean |int8 - fp32| of the min-max stretched map on the check photos, and the
-# smallest share of pixels on the same side of 0.5 (measured: u2netp 0.002-0.005 / 99.7 %).
-MAX_MEAN_ERROR = 0.01
-MIN_AGREEMENT = 0.99
-
 
 def say(msg: str) -> None:
     print(f"[models] {msg}", flush=True)
-
-
-def check_photos() -> list:
-    """Photos for the int8-vs-fp32 check, none of them used for calibration."""
-    from PIL import Image, ImageOps
-    from skimage import data as skdata
-
-    astronaut = Image.fromarray(skdata.astronaut())
-    return [astronaut, ImageOps.mirror(astronaut).rotate(10),
-            Image.fromarray(skdata.stereo_motorcycle()[1]).convert("RGB")]
-
-
-def _maps(model: onnx.ModelProto, spec: ModelSpec, photos: list) -> np.ndarray:
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    x = np.concatenate(list(calibration.inputs(spec, photos)))
-    out = session.run(None, {session.get_inputs()[0].name: x})[0][:, 0]
-    lo, hi = out.min(axis=(1, 2), keepdims=True), out.max(axis=(1, 2), keepdims=True)
-    return (out - lo) / np.maximum(hi - lo, 1e-12)
-
-
-def compare(fp32: onnx.ModelProto, int8: onnx.ModelProto, spec: ModelSpec) -> list[tuple]:
-    """(mean |difference|, share of pixels that agree at 0.5) per check photo."""
-    photos = check_photos()
-    a, b = _maps(fp32, spec, photos), _maps(int8, spec, photos)
-    return [(float(np.abs(x - y).mean()), float(((x >= 0.5) == (y >= 0.5)).mean()))
-            for x, y in zip(a, b, strict=True)]
 
 
 def _write(model: onnx.ModelProto, target: Path, pin: str) -> None:
@@ -95,13 +62,10 @@ def derive(spec: ModelSpec, home: Path, force: bool) -> None:
         keep = quantize.float_nodes(fp32, stats, recipe)
         say(f"{spec.name}: calibrated on {len(batches)} photos; kept in float: "
             f"{', '.join(keep) or 'nothing'}")
-        int8 = quantize.quantize(fp32, ranges, keep)
-        checks = compare(fp32, int8, spec)
-        say(f"{spec.name}: int8 vs fp32 on the check photos (mean |d|, agreement): "
-            + ", ".join(f"{m:.4f} / {a:.4f}" for m, a in checks))
-        if any(m > MAX_MEAN_ERROR or a < MIN_AGREEMENT for m, a in checks):
-            raise SystemExit(f"[models] {spec.name}: int8 mask outside tolerance")
-        _write(int8, *targets["int8"])
+        # No accuracy check here: the bytes are the same on every CPU (the md5 pin proves
+        # it), but how close int8 computes to fp32 depends on the CPU that serves it, so the
+        # worker checks that where it runs (worker/precision.py, MODEL_PRECISION=auto).
+        _write(quantize.quantize(fp32, ranges, keep), *targets["int8"])
     say(f"{spec.name}: derived in {time.perf_counter() - started:.0f} s")
 
 

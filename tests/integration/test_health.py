@@ -25,6 +25,12 @@ def test_readyz_200_with_every_component_and_a_worker(client, worker):
     assert any(w["model"] == "u2netp" for w in body["workers"])
     assert body["models"]["u2netp"] >= 1 and body["default_model"] == "u2netp"
     assert "CPUExecutionProvider" in body["workers"][0]["providers"]
+    # MODEL_PRECISION=auto (the default): the worker says what its self-check chose, and why.
+    worker_beat = next(w for w in body["workers"] if w["model"] == "u2netp")
+    assert worker_beat["precision"] in ("fp32", "int8")
+    assert worker_beat["precision_reason"].startswith(worker_beat["precision"] + ": ")
+    reason = worker_beat["precision_reason"]
+    assert "agreement" in reason or "mean error" in reason  # the figure it decided on
 
 
 def test_readyz_503_names_what_is_down(settings, worker):

@@ -237,8 +237,12 @@ def test_worker_metrics(session, metrics_worker) -> None:
     assert val(samples, "bgremove_tasks_total", status="succeeded") == 1
     assert val(samples, "bgremove_tasks_total", status="failed") == 1
     assert val(samples, "bgremove_task_failures_total", code="input_unreachable") == 1
-    assert val(samples, "bgremove_model_info", model="u2netp",
-               provider="CPUExecutionProvider") == 1
+    # One model-info series: the model, its provider, the precision auto chose and why.
+    (info,) = [dict(k) for (n, k) in samples if n == "bgremove_model_info"]
+    assert info["model"] == "u2netp" and info["provider"] == "CPUExecutionProvider"
+    assert info["precision"] in ("fp32", "int8")
+    assert info["reason"].startswith(info["precision"] + ": ")
+    assert val(samples, "bgremove_model_info", **info) == 1
     assert val(samples, "bgremove_model_load_seconds", model="u2netp") > 0
     assert val(samples, "bgremove_credit_operations_total", op="commit") >= 1
     assert val(samples, "bgremove_credit_operations_total", op="refund") >= 1

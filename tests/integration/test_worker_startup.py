@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
+import time
 
 import pytest
 
@@ -35,3 +37,35 @@ def test_missing_weights_refuse_to_start(stack_env, services, tmp_path):
     code, log = run_worker(stack_env, services, tmp_path, U2NET_HOME=str(tmp_path))
     assert code != 0
     assert "model weights missing" in log
+
+
+def test_explicit_int8_runs_only_where_this_cpu_computes_it_right(stack_env, services, tmp_path):
+    # int8's accuracy depends on the CPU's integer kernels (worker/precision.py): the worker
+    # checks it before the pool forks. Here it either serves int8, having measured it within
+    # the tolerance, or refuses to start, naming this CPU and the agreement it measured.
+    from worker.cpu import current
+    from worker.precision import MIN_AGREEMENT
+
+    name = f"int8-{tmp_path.name}"
+    managed = start_worker({**stack_env, "QUEUE_NAME": "int8-test", "MODEL_PRECISION": "int8"},
+                           services.log_dir, name=name)
+    log_path = services.log_dir / f"{name}.log"
+    try:
+        deadline = time.monotonic() + 180
+        while managed.proc.poll() is None and '"model loaded"' not in log_path.read_text():
+            assert time.monotonic() < deadline, "the worker neither served nor refused"
+            time.sleep(0.3)
+        log = log_path.read_text()
+        check = next(json.loads(line) for line in log.splitlines()
+                     if '"precision self-check"' in line)
+        if managed.proc.poll() is None:
+            loaded = next(json.loads(line) for line in log.splitlines()
+                          if '"model loaded"' in line)
+            assert loaded["precision"] == "int8" and check["agreement"] >= MIN_AGREEMENT
+            assert loaded["precision_reason"].startswith("int8: as configured")
+        else:
+            assert managed.proc.returncode == 3
+            assert "MODEL_PRECISION=int8 refused" in log and current().model in log
+            assert check["agreement"] < MIN_AGREEMENT or "mean error" in log
+    finally:
+        managed.stop()
