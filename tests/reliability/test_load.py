@@ -30,7 +30,7 @@ def loaded_stack():
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(400)
+@pytest.mark.timeout(600)
 def test_200_clients_for_60_seconds(loaded_stack, images):
     stack = loaded_stack
     url = images.add("load.jpg", small_jpeg(20))
@@ -74,12 +74,25 @@ def test_200_clients_for_60_seconds(loaded_stack, images):
     slowest = max(took for _, took in outcomes)
     assert slowest < REQUEST_TIMEOUT + 5, (slowest, statuses)
 
-    # Let the queue drain: jobs that answered 504 still finish (and are charged) later.
-    deadline = time.monotonic() + 180
-    while any(j["status"] in ("queued", "running")
-              for j in stack.rt.db.all("recent_jobs", user_id=u["user_id"], limit=100_000)):
-        assert time.monotonic() < deadline, "jobs still open long after the load stopped"
+    # Let the queue drain: jobs that answered 504 still finish (and are charged) later. How
+    # long that takes depends on this CPU, so the bound comes from the throughput the stack
+    # showed during the load: the drain must keep making progress at a fraction of it.
+    def open_jobs() -> int:
+        return sum(j["status"] in ("queued", "running")
+                   for j in stack.rt.db.all("recent_jobs", user_id=u["user_id"], limit=100_000))
+
+    done = sum(1 for status, _ in outcomes if status == 200)
+    seconds_per_job = SECONDS / max(done, 1)
+    patience = max(30.0, 10 * seconds_per_job)  # a job in hand, retried once, with margin
+    remaining, last_progress = open_jobs(), time.monotonic()
+    while remaining:
         time.sleep(1)
+        now_open = open_jobs()
+        if now_open < remaining:
+            remaining, last_progress = now_open, time.monotonic()
+        assert time.monotonic() - last_progress < patience, (
+            f"{remaining} jobs still open, none finished for {patience:.0f} s (the load ran "
+            f"{seconds_per_job:.2f} s per job)")
     assert_books_balance(stack.rt, u["user_id"], granted)
 
     succeeded = {str(j["id"]) for j in stack.rt.db.all("recent_jobs", user_id=u["user_id"],
