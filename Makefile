@@ -5,14 +5,16 @@ export U2NET_HOME ?= $(CURDIR)/.models
 .PHONY: setup models run stop test lint fmt migrate bench quality backup restore screenshots gpu-check
 
 setup:
-	@bash deploy/setup.sh
+	@bash deploy/setup.sh test
 
 # The serving files derived from the pinned weights (fp32 with a batch axis, int8 QDQ), each
 # md5-pinned in shared/models.py; setup runs it too. FORCE=1 rebuilds them.
 models: setup
 	@FORCE=$(FORCE) $(PY) -m deploy.derive
 
-run: setup
+# make run installs only what running needs (no browser, no Prometheus server, no test tools).
+run:
+	@bash deploy/setup.sh run
 	@$(PY) -m deploy.run_stack up
 
 stop:

@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Idempotent setup for `make run` / `make test`: system packages, .venv, model weights, warm-up.
-# Each step is skipped when already done, and says what it does when it runs.
+# Idempotent setup: `deploy/setup.sh run` installs what the local stack needs to run (make run);
+# `deploy/setup.sh test` (the default) adds what the tests need: a headless browser and its
+# driver, the Prometheus server, jq, the Python test tools (make test and the other targets).
+# Each step is skipped when already done, and says what it does when it runs. Nothing here
+# depends on the CPU: int8's accuracy is checked by the worker where it runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PURPOSE=${1:-test}
+case "$PURPOSE" in run|test) ;; *) echo "usage: deploy/setup.sh [run|test]" >&2; exit 2;; esac
 
 say() { printf '[setup] %s\n' "$*"; }
 PY=${PYTHON:-python3.11}
@@ -10,21 +15,25 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
 "$PY" -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' 2>/dev/null || {
   say "Python 3.11 is required (found: $("$PY" --version 2>&1))"; exit 1; }
 
-# --- system packages: redis-server and the PostgreSQL server binaries; curl, jq and node run
-# the API documentation's own examples in the tests; prometheus for the monitoring tests;
-# chromium for the web pages' browser tests; npm installs the pages' assets (web/) ------------
+# --- system packages: redis-server and the PostgreSQL server binaries; curl for the printed
+# examples; npm installs the pages' assets (web/). For the tests also: jq and node run the API
+# documentation's own examples; prometheus for the monitoring tests; chromium for the web
+# pages' browser tests ---------------------------------------------------------------------
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v curl >/dev/null 2>&1 || need+=(curl)
-command -v jq >/dev/null 2>&1 || need+=(jq)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
-# promtool and a Prometheus server: the tests check the alert rules and evaluate every
-# dashboard query and alert against a real one.
-command -v promtool >/dev/null 2>&1 || need+=(prometheus)
-# Headless Chromium and its driver (tests/web drive it with Playwright, which cannot download
-# a browser of its own here); npm for Swagger UI, which /docs serves itself (no CDN).
-command -v chromium >/dev/null 2>&1 || need+=(chromium chromium-driver)
+# npm for Swagger UI, which /docs serves itself (no CDN).
 command -v npm >/dev/null 2>&1 || need+=(npm)
+if [ "$PURPOSE" = test ]; then
+  command -v jq >/dev/null 2>&1 || need+=(jq)
+  # promtool and a Prometheus server: the tests check the alert rules and evaluate every
+  # dashboard query and alert against a real one.
+  command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+  # Headless Chromium and its driver (tests/web drive it with Playwright, which cannot
+  # download a browser of its own here).
+  command -v chromium >/dev/null 2>&1 || need+=(chromium chromium-driver)
+fi
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   need+=(postgresql)
 fi
@@ -39,22 +48,30 @@ if [ ${#need[@]} -gt 0 ]; then
     rm -f /usr/sbin/policy-rc.d
   else
     say "missing: ${need[*]}. Install them with your package manager (Debian/Ubuntu:"
-    say "  sudo apt-get install redis-server postgresql prometheus chromium chromium-driver npm;"
-    say "  macOS: brew install redis postgresql@15 prometheus node, and Chromium, CHROMIUM=path)"
+    say "  sudo apt-get install ${need[*]};"
+    say "  macOS: brew install redis postgresql@15 node, for the tests also prometheus jq and"
+    say "  Chromium, CHROMIUM=path)"
     say "or point REDIS_SERVER / PG_BIN at existing binaries, then run this again."
     exit 1
   fi
 fi
 
-# --- the virtual environment ------------------------------------------------------------------
-EXTRAS=${BGR_EXTRAS:-gateway,worker,models,dev}
-stamp=".venv/.installed-$(cat pyproject.toml | sha1sum | cut -c1-12)-${EXTRAS//,/-}"
-if [ ! -f "$stamp" ]; then
+# --- the virtual environment: running needs the gateway, worker and models extras and the
+# local S3 server (local); the tests add dev. The stamp lists what is installed for this
+# pyproject.toml, so `make run` after `make test` installs nothing. -------------------------
+default_extras=gateway,worker,models,local
+[ "$PURPOSE" = test ] && default_extras+=,dev
+EXTRAS=${BGR_EXTRAS:-$default_extras}
+stamp=".venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)"
+installed=$(cat "$stamp" 2>/dev/null || true)
+missing=$(tr ',' '\n' <<<"$EXTRAS" | grep -vxF -f <(tr ',' '\n' <<<"$installed") || true)
+if [ ! -f "$stamp" ] || [ -n "$missing" ]; then
   [ -x .venv/bin/python ] || { say "creating .venv"; "$PY" -m venv .venv; }
-  say "installing Python dependencies [$EXTRAS] into .venv (first time: a few minutes, ~700 MB)"
+  all=$(printf '%s\n' "$EXTRAS" "$installed" | tr ',' '\n' | grep -v '^$' | sort -u | paste -sd,)
+  say "installing Python dependencies [$all] into .venv (first time: a few minutes, ~700 MB)"
   .venv/bin/pip install -q --disable-pip-version-check -U pip wheel setuptools
-  .venv/bin/pip install -q --disable-pip-version-check -e ".[$EXTRAS]"
-  rm -f .venv/.installed-*; touch "$stamp"
+  .venv/bin/pip install -q --disable-pip-version-check -e ".[$all]"
+  rm -f .venv/.installed-*; echo "$all" > "$stamp"
 fi
 
 # --- the web pages' assets: Swagger UI from npm, exactly as web/package-lock.json pins it (no
@@ -73,8 +90,9 @@ U2NET_HOME=${U2NET_HOME:-.models} .venv/bin/python -m deploy.install_models
 # once (about a minute for u2netp, two for u2net), then only checked.
 U2NET_HOME=${U2NET_HOME:-.models} .venv/bin/python -m deploy.derive
 
-# --- warm the rembg import: numba compiles pymatting once and caches it (~40 s) ---------------
-if [ ! -f .venv/.rembg-warm ]; then
+# --- warm the rembg import (the tests, bench and quality compare with it): numba compiles
+# pymatting once and caches it (~40 s) ---------------------------------------------------------
+if [ "$PURPOSE" = test ] && [ ! -f .venv/.rembg-warm ]; then
   say "warming the rembg import (numba compiles once, about 40 s)"
   .venv/bin/python -c "import rembg" && touch .venv/.rembg-warm
 fi
