@@ -43,8 +43,12 @@ def prose_lines(text: str) -> list[str]:
             fence = m.group(1)
             out.append("")
         elif fence is not None:
-            if m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence) \
-                    and not line.strip().strip(fence[0]):
+            if (
+                m
+                and m.group(1)[0] == fence[0]
+                and len(m.group(1)) >= len(fence)
+                and not line.strip().strip(fence[0])
+            ):
                 fence = None
             out.append("")
         else:
@@ -61,9 +65,13 @@ def anchors(text: str) -> set[str]:
         m = ATX.match(line)
         if m:
             headings.append(m.group(1) or "")
-        elif (SETEXT.match(line) and i > 0 and lines[i - 1].strip()
-              and not lines[i - 1].lstrip().startswith(("|", "-", "*", ">"))
-              and not ATX.match(lines[i - 1])):
+        elif (
+            SETEXT.match(line)
+            and i > 0
+            and lines[i - 1].strip()
+            and not lines[i - 1].lstrip().startswith(("|", "-", "*", ">"))
+            and not ATX.match(lines[i - 1])
+        ):
             headings.append(lines[i - 1].strip())
     seen: dict[str, int] = {}
     found: set[str] = set()
@@ -115,18 +123,23 @@ def test_the_readme_links_every_docs_page_and_stays_a_front_page() -> None:
     assert len(text.splitlines()) <= README_MAX_LINES
 
 
-@pytest.mark.parametrize(("heading", "slug"), [
-    ("Precision, providers and batching", "precision-providers-and-batching"),
-    ("`make run`", "make-run"),
-    ("Inference: int8, compiled refinement, OpenVINO (issue 12)",
-     "inference-int8-compiled-refinement-openvino-issue-12"),
-    ("Accounts and credits (admin CLI)", "accounts-and-credits-admin-cli"),
-    ("Migrating from remove.bg", "migrating-from-removebg"),
-    ("`MODEL_NAME` and *friends*", "model_name-and-friends"),
-    ("[Link](x.md) text", "link-text"),
-    ("A  -- B", "a-----b"),
-    ("Größe ändern", "größe-ändern"),
-])
+@pytest.mark.parametrize(
+    ("heading", "slug"),
+    [
+        ("Precision, providers and batching", "precision-providers-and-batching"),
+        ("`make run`", "make-run"),
+        (
+            "Inference: int8, compiled refinement, OpenVINO (issue 12)",
+            "inference-int8-compiled-refinement-openvino-issue-12",
+        ),
+        ("Accounts and credits (admin CLI)", "accounts-and-credits-admin-cli"),
+        ("Migrating from remove.bg", "migrating-from-removebg"),
+        ("`MODEL_NAME` and *friends*", "model_name-and-friends"),
+        ("[Link](x.md) text", "link-text"),
+        ("A  -- B", "a-----b"),
+        ("Größe ändern", "größe-ändern"),
+    ],
+)
 def test_slugify_follows_githubs_rules(heading: str, slug: str) -> None:
     assert slugify(heading) == slug
 
@@ -141,15 +154,23 @@ def test_a_broken_link_or_anchor_is_reported(tmp_path: Path) -> None:
     (tmp_path / "docs" / "other.md").write_text("# Other\n\n## Right place\n")
     (tmp_path / "docs" / "chart.png").write_bytes(b"")
     page = tmp_path / "README.md"
-    text = "\n".join([
-        "# Title", "",
-        "[ok](docs/other.md#right-place), [ok too](#title), ![img](docs/chart.png),",
-        "[no file](docs/missing.md), [no anchor](docs/other.md#wrong-place), [self](#nowhere),",
-        "[image moved](chart.png), [web](https://example.com/x#y), [mail](mailto:a@b.c),",
-        "`[in code](docs/nope.md)`", "",
-        "```md", "[in a fence](docs/nope.md)", "```", "",
-        "[spans a", "line](docs/other.md#right-place) [escape](../outside.md)",
-    ])
+    text = "\n".join(
+        [
+            "# Title",
+            "",
+            "[ok](docs/other.md#right-place), [ok too](#title), ![img](docs/chart.png),",
+            "[no file](docs/missing.md), [no anchor](docs/other.md#wrong-place), [self](#nowhere),",
+            "[image moved](chart.png), [web](https://example.com/x#y), [mail](mailto:a@b.c),",
+            "`[in code](docs/nope.md)`",
+            "",
+            "```md",
+            "[in a fence](docs/nope.md)",
+            "```",
+            "",
+            "[spans a",
+            "line](docs/other.md#right-place) [escape](../outside.md)",
+        ]
+    )
     assert broken_links(page, text, root=tmp_path) == [
         "docs/missing.md: no such file",
         "docs/other.md#wrong-place: no heading '#wrong-place' in other.md",
