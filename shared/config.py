@@ -97,7 +97,7 @@ class Settings:
     foreground_estimation: bool = True
     u2net_home: str = os.path.expanduser("~/.u2net")
     # Worker: which of the model's files to run: fp32, or its static int8 quantisation
-    # (derived by `make models`; README, Models).
+    # (derived by `make models`; docs/models.md).
     model_precision: str = "fp32"
     ort_providers: str = "CPUExecutionProvider"
     ort_intra_op_threads: int = 0

@@ -1,6 +1,6 @@
 """The derived serving files: fp32 computes what the shipped file does, int8 stays close.
 
-Tolerances are the ones README (Models) states for MODEL_PRECISION=int8: on photos that were
+Tolerances are the ones docs/models.md states for MODEL_PRECISION=int8: on photos that were
 not used for calibration, the final alpha (after the guided refinement, as served) differs
 from fp32's by at most 0.01 on average (2.5 of 255 levels), and the cut-outs at 0.5 overlap
 with an IoU of at least 0.98. make quality scores both precisions on ground truth.
