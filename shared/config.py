@@ -98,7 +98,7 @@ class Settings:
     u2net_home: str = os.path.expanduser("~/.u2net")
     # Worker: which of the model's files to run: fp32, its static int8 quantisation (derived
     # by `make models`), or auto: int8 where the worker's start-up self-check finds it accurate
-    # and faster on this CPU, else fp32 (worker/precision.py).
+    # and faster on this CPU, else fp32 (worker/precision.py; docs/models.md).
     model_precision: str = "auto"
     ort_providers: str = "CPUExecutionProvider"
     ort_intra_op_threads: int = 0

@@ -52,7 +52,7 @@ def verify_weights(path: Path, spec: ModelSpec, md5: str | None = None) -> None:
 
 
 def session_options(settings: Settings) -> Any:
-    """onnxruntime's session options, each set to what measured best here (README, Models).
+    """onnxruntime's session options, each set to what measured best here (docs/models.md).
 
     u2netp, one thread, time relative to these settings (fp32 / int8, one run, alternating):
     graph optimisation EXTENDED 2.08 / 1.13, BASIC 1.99 / 3.05; memory arena off 1.61 /
@@ -70,7 +70,7 @@ def session_options(settings: Settings) -> Any:
     options.inter_op_num_threads = 1
     if settings.ort_intra_op_threads:
         options.intra_op_num_threads = settings.ort_intra_op_threads
-    # The arena keeps buffers between runs (RSS grows once to the peak; README, Benchmarks).
+    # The arena keeps buffers between runs (RSS grows once to the peak; docs/benchmarks.md).
     options.enable_cpu_mem_arena = settings.ort_cpu_mem_arena
     return options
 

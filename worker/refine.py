@@ -77,7 +77,7 @@ def refine(image: Image.Image, prob: np.ndarray, work_side: int = WORK_SIDE,
     a window radius of radius_frac of that side, then applied to the full-size photo. The
     filter also softens hard edges a little; a mild contrast around 0.5 restores them (on
     the binary sets it lowers MAE below rembg's; on soft mattes it costs part of the gradient
-    gain: both measured by make quality, README "Quality").
+    gain: both measured by make quality, docs/models.md "Quality").
     """
     width, height = image.size
     small_size = working_size(image.size, work_side)

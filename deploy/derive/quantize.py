@@ -1,6 +1,6 @@
 """Static int8 (QDQ) quantisation of the serving graph, and which nodes stay in float.
 
-Measured on u2netp (README, Models): per-tensor u8 activations, per-channel s8 weights,
+Measured on u2netp (docs/models.md): per-tensor u8 activations, per-channel s8 weights,
 MinMax ranges. Three things decide whether the mask survives:
 - per-channel weights (U²-Net's folded batch-norm gives channels of very different scale);
 - for u2net, ranges as the mean of each calibration photo's extremes (RECIPES);
@@ -52,7 +52,7 @@ class Recipe:
 # u2net: (12, extremes) 0.0144; (8, extremes) 0.0084; (12, mean) 0.0113; (8, mean) 0.0066.
 # u2netp's head quantised cost it 0.007 of DAVIS IoU in make quality (limit 0.005), most of it
 # on one photo the fp32 model already gets wrong (IoU 0.14 -> 0.04); with the head in float:
-# README, Models.
+# docs/models.md.
 RECIPES = {"u2netp": Recipe(12.0, "extremes", float_head_below=8),
            "u2net": Recipe(8.0, "mean")}
 

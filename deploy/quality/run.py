@@ -155,7 +155,7 @@ def main() -> None:
     parser.add_argument("--models", default=os.environ.get("QUALITY_MODELS", ""))
     parser.add_argument("--limit", type=int, default=int(os.environ.get("LIMIT") or 0))
     parser.add_argument("--threads", type=int, default=2)
-    # e.g. "fp32,int8": each model's variants once per precision (README, Quality).
+    # e.g. "fp32,int8": each model's variants once per precision (docs/models.md, Quality).
     parser.add_argument("--precisions", default=os.environ.get("QUALITY_PRECISIONS", "fp32"))
     parser.add_argument("--out", default=".quality")
     args = parser.parse_args()

@@ -1,5 +1,5 @@
 """Screenshots of each page in a realistic state: into SCREENSHOT_DIR (`make screenshots`
-writes docs/screenshots/, which the README shows), else into the test's temporary folder."""
+writes docs/screenshots/, which docs/api.md shows), else into the test's temporary folder."""
 
 from __future__ import annotations
 
