@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent setup: `deploy/setup.sh run` installs what the local stack needs to run (make run);
 # `deploy/setup.sh test` (the default) adds what the tests need: a headless browser and its
-# driver, the Prometheus server, jq, the Python test tools (make test and the other targets).
+# driver, the Prometheus server, the Python test tools (make test and the other targets).
 # Each step is skipped when already done, and says what it does when it runs. Nothing here
 # depends on the CPU: int8's accuracy is checked by the worker where it runs.
 set -euo pipefail
@@ -15,18 +15,18 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
 "$PY" -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' 2>/dev/null || {
   say "Python 3.11 is required (found: $("$PY" --version 2>&1))"; exit 1; }
 
-# --- system packages: redis-server and the PostgreSQL server binaries; curl for the printed
-# examples; npm installs the pages' assets (web/). For the tests also: jq and node run the API
-# documentation's own examples; prometheus for the monitoring tests; chromium for the web
-# pages' browser tests ---------------------------------------------------------------------
+# --- system packages: redis-server and the PostgreSQL server binaries; curl and jq for the
+# printed examples (the tests run the API documentation's own, with node too); npm installs
+# the pages' assets (web/). For the tests also: prometheus for the monitoring tests, chromium
+# for the web pages' browser tests ----------------------------------------------------------
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v jq >/dev/null 2>&1 || need+=(jq)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 # npm for Swagger UI, which /docs serves itself (no CDN).
 command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ "$PURPOSE" = test ]; then
-  command -v jq >/dev/null 2>&1 || need+=(jq)
   # promtool and a Prometheus server: the tests check the alert rules and evaluate every
   # dashboard query and alert against a real one.
   command -v promtool >/dev/null 2>&1 || need+=(prometheus)
@@ -49,7 +49,7 @@ if [ ${#need[@]} -gt 0 ]; then
   else
     say "missing: ${need[*]}. Install them with your package manager (Debian/Ubuntu:"
     say "  sudo apt-get install ${need[*]};"
-    say "  macOS: brew install redis postgresql@15 node, for the tests also prometheus jq and"
+    say "  macOS: brew install redis postgresql@15 node jq, for the tests also prometheus and"
     say "  Chromium, CHROMIUM=path)"
     say "or point REDIS_SERVER / PG_BIN at existing binaries, then run this again."
     exit 1
