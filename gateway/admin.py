@@ -13,9 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
+from gateway.context import runtime
 from shared import reports
 from shared.admin_ops import Admin
 from shared.admin_tokens import SCOPES, AdminTokens
@@ -26,12 +26,8 @@ from shared.runtime import Runtime
 admin_cli = AppGroup("admin", help="Manage users, API keys, credits and admin tokens.")
 
 
-def _rt() -> Runtime:
-    return current_app.extensions["bgr"]
-
-
 def _admin() -> Admin:
-    return Admin(_rt(), Actor.cli())
+    return Admin(runtime(), Actor.cli())
 
 
 def _emit(obj: dict[str, Any]) -> None:
@@ -69,7 +65,7 @@ def create_user_with_key(rt: Runtime, email: str, credits: int) -> dict[str, Any
 @click.option("--credits", type=int, default=0, show_default=True)
 def create_user(email: str, credits: int) -> dict[str, Any]:
     """Create a user with a first API key (shown once) and optional credits."""
-    return create_user_with_key(_rt(), email, credits)
+    return create_user_with_key(runtime(), email, credits)
 
 
 @json_command("issue-key")
@@ -134,7 +130,7 @@ def disable_user(user_id: int, enable: bool) -> dict[str, Any]:
 def usage(start: str | None, end: str | None, user_id: int | None) -> dict[str, Any]:
     """Per user and day: images succeeded, failed, credits charged, refunded."""
     span = reports.parse_range(start, end, reports.MAX_USAGE_DAYS)
-    return reports.usage(_rt().db, span, user_id)
+    return reports.usage(runtime().db, span, user_id)
 
 
 @json_command("audit")
@@ -151,25 +147,25 @@ def audit_log(target: str | None, limit: int) -> dict[str, Any]:
 @click.option("--scope", type=click.Choice(SCOPES), required=True)
 def create_admin_token(name: str, scope: str) -> dict[str, Any]:
     """An admin API token (shown once): read = GET only, write = everything."""
-    return AdminTokens(_rt().db).create(name, scope, Actor.cli())
+    return AdminTokens(runtime().db).create(name, scope, Actor.cli())
 
 
 @json_command("list-admin-tokens")
 @click.option("--prefix", default=None)
 def list_admin_tokens(prefix: str | None) -> dict[str, Any]:
     """Admin tokens by prefix (never a secret)."""
-    return {"data": AdminTokens(_rt().db).list(prefix)}
+    return {"data": AdminTokens(runtime().db).list(prefix)}
 
 
 @json_command("revoke-admin-token")
 @click.option("--prefix", required=True)
 def revoke_admin_token(prefix: str) -> dict[str, Any]:
     """Revoke an admin token; requests with it fail at once."""
-    return AdminTokens(_rt().db).revoke(prefix, Actor.cli())
+    return AdminTokens(runtime().db).revoke(prefix, Actor.cli())
 
 
 @json_command("forget-balances")
 def forget_balances() -> dict[str, Any]:
     """Drop every live balance from Redis (after restoring the database): each is rebuilt
     from the ledger on its next use."""
-    return {"dropped": _rt().credits.forget_balances()}
+    return {"dropped": runtime().credits.forget_balances()}

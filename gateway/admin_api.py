@@ -12,6 +12,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from gateway.admin_auth import admin_required, current_actor
+from gateway.context import runtime
 from gateway.responses import json_body, ok, page, query_int, query_text
 from shared import pages, reports
 from shared.admin_ops import Admin
@@ -21,14 +22,8 @@ bp = Blueprint("admin_api", __name__, url_prefix="/admin/v1")
 MAX_NOTE = 500
 
 
-def _rt():
-    from gateway.app import runtime
-
-    return runtime()
-
-
 def _admin() -> Admin:
-    return Admin(_rt(), current_actor())
+    return Admin(runtime(), current_actor())
 
 
 def _user_id(raw: str) -> int:
@@ -149,7 +144,7 @@ def usage() -> Any:
     """Per user and day: images succeeded and failed, credits charged and refunded."""
     span = reports.parse_range(request.args.get("from"), request.args.get("to"),
                                reports.MAX_USAGE_DAYS)
-    report = reports.usage(_rt().db, span, query_int("user_id"))
+    report = reports.usage(runtime().db, span, query_int("user_id"))
     return ok(report.pop("data"), **report)
 
 
@@ -161,7 +156,7 @@ def ledger() -> Response:
     if fmt not in ("csv", "json"):
         raise InvalidParameter("format", "'format' must be csv or json.")
     span = reports.parse_range(request.args.get("from"), request.args.get("to"))
-    rows = reports.ledger_rows(_rt().db, span, query_int("user_id"))
+    rows = reports.ledger_rows(runtime().db, span, query_int("user_id"))
     # Fetch the first row now: a database that is down answers 503 here, in the error
     # envelope, instead of cutting off a 200 that has already started.
     first = next(rows, None)

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from flask import g, request
 
+from gateway.context import runtime
 from shared.admin_tokens import AdminToken, AdminTokens
 from shared.audit import Actor
 from shared.errors import InsufficientScope, InvalidAdminToken
@@ -20,8 +21,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _verify() -> AdminToken:
-    from gateway.app import runtime
-
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise InvalidAdminToken()

@@ -10,6 +10,7 @@ from flask_jwt_extended import get_jwt, jwt_required
 
 from gateway import forms, jobs
 from gateway.auth import current_user_id
+from gateway.context import runtime
 from gateway.forms import Upload
 from gateway.ratelimit import rate_limited
 from gateway.schemas import RemoveBackgroundRequest
@@ -22,19 +23,13 @@ SUCCESS_MESSAGE = "Background removed successfully"
 JOB_ID_HEADER = "X-Job-Id"
 
 
-def _rt():
-    from gateway.app import runtime
-
-    return runtime()
-
-
 @bp.get("/user/credits")
 @jwt_required()
 @rate_limited
 def credits() -> Any:
     """GET /api/v1/user/credits -> {"success": true, "credits": N, "user_id": ID}."""
     user_id = current_user_id()
-    return jsonify({"success": True, "credits": _rt().credits.balance(user_id),
+    return jsonify({"success": True, "credits": runtime().credits.balance(user_id),
                     "user_id": user_id})
 
 
@@ -101,7 +96,7 @@ def _two_sources() -> InvalidParameter:
 @rate_limited  # before any reservation: a refused request costs nothing
 def remove_background() -> Any:
     """Reserve a credit, enqueue, wait for the worker, answer as the seed does."""
-    rt = _rt()
+    rt = runtime()
     params, uploads = parse_request(rt.settings)
     outcome = jobs.submit(current_user_id(), int(get_jwt()["kid"]), params, uploads)
     response = jsonify({
@@ -123,7 +118,7 @@ def own_job(job_id: str) -> dict[str, Any]:
         job_uuid = uuid.UUID(job_id)
     except ValueError:
         raise JobNotFound() from None
-    job = _rt().db.one("get_job", job_id=job_uuid)
+    job = runtime().db.one("get_job", job_id=job_uuid)
     if job is None or int(job["user_id"]) != current_user_id():
         raise JobNotFound()
     return job
@@ -140,7 +135,7 @@ def job_status(job_id: str) -> Any:
                             "finished_at": job["finished_at"] and job["finished_at"].isoformat()}
     if job["status"] == "succeeded":
         body["message"] = SUCCESS_MESSAGE
-        body["data"] = {"output_image": _rt().storage.url(job["output_key"]),
+        body["data"] = {"output_image": runtime().storage.url(job["output_key"]),
                         "input_image": job["params"]["input_image"]}
     elif job["status"] == "failed":
         err = from_code(job["error_code"] or "processing_failed", job["error_message"] or None)
@@ -160,9 +155,9 @@ def job_output(job_id: str) -> Response:
     if job["status"] != "succeeded" or not job["output_key"]:
         raise NotFound("This job has no output (yet): see its status.", param="job_id")
     try:
-        data, headers = _rt().storage.get(job["output_key"])
+        data, headers = runtime().storage.get(job["output_key"])
     except StorageError:
-        if _rt().storage.exists(job["output_key"]):
+        if runtime().storage.exists(job["output_key"]):
             raise
         raise NotFound("The output is no longer kept (see OUTPUT_RETENTION_DAYS).",
                        param="job_id") from None

@@ -7,17 +7,17 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, current_app, g, has_request_context, jsonify, request
+from flask import Flask, g, request
 from flask.json.provider import DefaultJSONProvider
 from flask_jwt_extended import JWTManager
 from werkzeug.exceptions import HTTPException
 
+from gateway.context import error_response
 from shared.config import Settings
 from shared.errors import ApiError, MethodNotAllowed, NotFound, PayloadTooLarge
 from shared.runtime import Runtime
 
 log = logging.getLogger("gateway")
-REMOVEBG_PREFIX = "/v1.0/"  # the remove.bg-compatible API answers errors in its own format
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -37,6 +37,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["bgr"] = Runtime(settings)
 
     jwt = JWTManager(app)
+    # Imported here, not at the top: the blueprints import prometheus_client (through
+    # gateway/observability.py), whose first import fixes multiprocess mode (shared/metrics.py);
+    # importing this module alone must not decide it.
     from gateway import (
         admin,
         admin_api,
@@ -79,27 +82,6 @@ class _JSONProvider(DefaultJSONProvider):
         except RecursionError as exc:
             # '[[[[...' fits in a small body and overflows the parser's stack: hostile input.
             raise ValueError("JSON nested too deeply") from exc
-
-
-def runtime() -> Runtime:
-    """The current app's connections."""
-    return current_app.extensions["bgr"]
-
-
-def error_response(err: ApiError) -> Any:
-    """The JSON envelope and status (and headers) of one error, in the format of its API."""
-    if has_request_context() and request.path.startswith(REMOVEBG_PREFIX):
-        from gateway.removebg import removebg_error
-
-        body, status = removebg_error(err)
-        response = jsonify(body)
-        response.status_code = status
-    else:
-        response = jsonify(err.to_dict())
-        response.status_code = err.status
-    for name, value in (err.headers or {}).items():
-        response.headers[name] = value
-    return response
 
 
 # Endpoints that take uploads: their bodies may reach an upload's size (gateway/forms.py).

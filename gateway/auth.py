@@ -8,6 +8,7 @@ from flask import Blueprint, g, jsonify, request
 from flask_jwt_extended import JWTManager, create_access_token, get_jwt, jwt_required
 from pydantic import ValidationError
 
+from gateway.context import error_response, runtime
 from gateway.schemas import TokenRequest
 from shared.accounts import Accounts
 from shared.errors import BadRequest, InvalidApiKey, InvalidToken, TokenExpired, Unauthorized
@@ -15,19 +16,13 @@ from shared.errors import BadRequest, InvalidApiKey, InvalidToken, TokenExpired,
 bp = Blueprint("auth", __name__, url_prefix="/api")
 
 
-def _rt():  # late import: gateway.app imports this module
-    from gateway.app import runtime
-
-    return runtime()
-
-
 def accounts() -> Accounts:
     """Accounts over the current app's database."""
-    return Accounts(_rt().db)
+    return Accounts(runtime().db)
 
 
 def _token_response(user_id: int, key_id: int) -> dict[str, Any]:
-    settings = _rt().settings
+    settings = runtime().settings
     token = create_access_token(identity=str(user_id), additional_claims={"kid": key_id})
     return {"access_token": token, "token_type": "bearer",
             "expires_in": settings.jwt_expires_seconds}
@@ -64,8 +59,6 @@ def current_user_id() -> int:
 
 def register_jwt_callbacks(jwt: JWTManager) -> None:
     """Every JWT failure answers 401 in the error envelope."""
-    from gateway.app import error_response
-
     @jwt.unauthorized_loader
     def _missing(reason: str) -> Any:
         return error_response(Unauthorized("Missing or malformed Authorization header: "

@@ -16,6 +16,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
+from gateway.context import runtime
 from shared.runtime import Runtime
 from shared.tasks import HEARTBEAT_PREFIX
 
@@ -69,8 +70,6 @@ def healthz() -> Any:
 @bp.get("/readyz")
 def readyz() -> Any:
     """200 when Redis, PostgreSQL, S3 and at least one worker answer; 503 naming what is down."""
-    from gateway.app import runtime
-
     rt = runtime()
     components, workers = check(rt)
     ready = all(c["ok"] for c in components.values())

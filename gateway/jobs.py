@@ -17,6 +17,7 @@ from typing import Any
 import redis as redis_lib
 from flask import request, url_for
 
+from gateway.context import runtime
 from gateway.forms import Upload
 from gateway.routing import pick_queue
 from shared.config import Settings
@@ -30,12 +31,6 @@ MAX_IDEMPOTENCY_KEY = 255
 # Longest single BLPOP: below the Redis client's socket read timeout (redis-py 8 defaults
 # to 5 s), or a wait longer than that fails as a socket timeout and answers 504 too early.
 AWAIT_SLICE_SECONDS = 2.0
-
-
-def _rt() -> Runtime:
-    from gateway.app import runtime
-
-    return runtime()
 
 
 @dataclass
@@ -81,7 +76,7 @@ def resolve_model(requested: str | None, settings: Settings) -> str:
 def submit(user_id: int, key_id: int | None, params: dict[str, Any],
            uploads: list[Upload]) -> Outcome:
     """Run one job to its end (or raise: refusal, failure as its error, or 504 timeout)."""
-    rt = _rt()
+    rt = runtime()
     params = {**params, "model": resolve_model(params.get("model"), rt.settings)}
     idem_key = idempotency_key()
     queue = pick_queue(rt, params["model"])  # before reserving: a refused request costs nothing
@@ -141,7 +136,7 @@ def timeout_error(job_id: str) -> ProcessingTimeout:
 
 def _await_recorded(job_id: uuid.UUID, timeout: float) -> dict[str, Any] | None:
     """A replayed job's outcome from PostgreSQL (its result list belongs to the first request)."""
-    rt = _rt()
+    rt = runtime()
     deadline = time.monotonic() + max(timeout, 0.01)
     delay = 0.05
     while True:
@@ -159,7 +154,7 @@ def _await_recorded(job_id: uuid.UUID, timeout: float) -> dict[str, Any] | None:
 
 def _await(job_id: str, timeout: float) -> dict[str, Any] | None:
     """The worker's result for job_id, or None when timeout passes first."""
-    rt = _rt()
+    rt = runtime()
     deadline = time.monotonic() + max(timeout, 0.01)
     while True:
         left = deadline - time.monotonic()

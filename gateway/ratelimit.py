@@ -21,6 +21,8 @@ import redis as redis_lib
 from flask import Flask, g, request
 from flask.typing import ResponseReturnValue
 
+from gateway.auth import current_user_id
+from gateway.context import runtime
 from shared.errors import RateLimited
 
 log = logging.getLogger("gateway.ratelimit")
@@ -77,9 +79,6 @@ def rate_limited(view: F) -> F:
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from gateway.app import runtime
-        from gateway.auth import current_user_id
-
         rt = runtime()
         limit = rt.settings.rate_limit_per_minute
         if limit > 0:

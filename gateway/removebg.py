@@ -16,40 +16,17 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from gateway import forms, jobs
 from gateway.auth import accounts, current_user_id
+from gateway.context import runtime
 from gateway.forms import Upload
 from gateway.ratelimit import rate_limited
 from gateway.schemas import RemoveBgRequest
-from shared.errors import ApiError, InvalidParameter, Unauthorized
+from shared.errors import InvalidParameter, Unauthorized
 
 bp = Blueprint("removebg", __name__, url_prefix="/v1.0")
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Our error code -> remove.bg's status, code and title (its codes where one fits).
-_MAPPED: dict[str, tuple[int, str, str]] = {
-    "invalid_parameter": (400, "invalid_parameter", "Invalid parameter"),
-    "bad_request": (400, "invalid_parameter", "Invalid parameter"),
-    "unsupported_media_type": (400, "invalid_parameter", "Unsupported Content-Type"),
-    "invalid_image": (400, "invalid_image", "Failed to read the image"),
-    "unknown_foreground": (400, "unknown_foreground", "Could not identify foreground in image"),
-    "input_unreachable": (400, "failed_to_download", "Failed to download the image"),
-    "input_url_forbidden": (400, "invalid_image_url", "The image URL is not allowed"),
-    "input_too_large": (413, "file_too_large", "The image is too large"),
-    "payload_too_large": (413, "file_too_large", "The request is too large"),
-    "unauthorized": (403, "auth_failed", "Missing API Key"),
-    "invalid_api_key": (403, "auth_failed", "API Key invalid"),
-    "insufficient_credits": (402, "insufficient_credits", "Insufficient credits"),
-    "rate_limited": (429, "rate_limit_exceeded", "Rate limit exceeded"),
-}
-
-
-def removebg_error(err: ApiError) -> tuple[dict[str, Any], int]:
-    """remove.bg's error body and status for one of our errors."""
-    status, code, title = _MAPPED.get(err.code, (err.status, err.code, err.message))
-    code = getattr(err, "removebg_code", None) or code
-    return {"errors": [{"title": title, "code": code, "detail": err.message}]}, status
-
-
 def _refusal(param: str, code: str, message: str) -> InvalidParameter:
+    """A 400 with remove.bg's own code for it (gateway/context.py renders remove.bg's errors)."""
     err = InvalidParameter(param, message)
     err.removebg_code = code  # type: ignore[attr-defined]
     return err
@@ -69,15 +46,9 @@ def api_key_required(view: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _rt() -> Any:
-    from gateway.app import runtime
-
-    return runtime()
-
-
 def parse_request() -> tuple[RemoveBgRequest, dict[str, Any], list[Upload]]:
     """The request, the job's parameters and its uploads (image, background photo)."""
-    settings = _rt().settings
+    settings = runtime().settings
     fields, files = forms.read_body(urlencoded=True)
     has_upload = bool(files) or any(fields.get(n) for n in ("image_file_b64",
                                                             "bg_image_file_b64"))
@@ -122,7 +93,7 @@ def removebg() -> Any:
     """Remove the background: the image itself, or JSON with Accept: application/json."""
     req, params, uploads = parse_request()
     outcome = jobs.submit(current_user_id(), g.api_key_id, params, uploads)
-    data, headers = _rt().storage.get(outcome.result["output_key"])
+    data, headers = runtime().storage.get(outcome.result["output_key"])
     meta = {name: headers.get(f"x-amz-meta-{name}", "0") for name in
             ("width", "height", "fg-top", "fg-left", "fg-width", "fg-height")}
     answer_headers = {
@@ -151,7 +122,7 @@ def removebg() -> Any:
 @rate_limited
 def account() -> Any:
     """Credits from our ledger, in remove.bg's shape (all of them pay-as-you-go credits)."""
-    balance = _rt().credits.balance(current_user_id())
+    balance = runtime().credits.balance(current_user_id())
     return jsonify({"data": {"attributes": {
         "credits": {"total": balance, "subscription": 0, "payg": balance, "enterprise": 0},
         "api": {"free_calls": 0, "sizes": "all"}}}})

@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Response, redirect, send_from_directory
 
+from gateway.context import runtime
 from shared.errors import NotFound
 
 bp = Blueprint("web", __name__)
@@ -47,8 +48,6 @@ SECURITY_HEADERS = {
 
 def web_root() -> Path:
     """Where web/ is: WEB_ROOT, else the repository's web/ beside this package."""
-    from gateway.app import runtime
-
     configured = runtime().settings.web_root
     return Path(configured) if configured else Path(__file__).resolve().parents[1] / "web"
 

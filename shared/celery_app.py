@@ -6,7 +6,7 @@ from celery import Celery
 from kombu import Queue
 
 from shared.config import Settings
-from shared.tasks import REAP_OVERDUE, REMOVE_BACKGROUND
+from shared.tasks import REMOVE_BACKGROUND
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -17,8 +17,7 @@ def make_celery(settings: Settings) -> Celery:
         # A worker consumes its pool's queue for its model (the gateway names one per job).
         task_queues=[Queue(settings.worker_queue)],
         task_default_queue=settings.worker_queue,
-        task_routes={REMOVE_BACKGROUND: {"queue": settings.worker_queue},
-                     REAP_OVERDUE: {"queue": settings.worker_queue}},
+        task_routes={REMOVE_BACKGROUND: {"queue": settings.worker_queue}},
         task_serializer="json", result_serializer="json", accept_content=["json"],
         # A task is acknowledged only once done, and redelivered if its worker dies mid-task;
         # the task is idempotent (fixed output key, charge unique per job).

@@ -21,8 +21,6 @@ SIZE_ALIASES: dict[str, str] = {
 }
 SIZE_PIXELS: dict[str, int] = {"preview": 250_000, "medium": 1_500_000, "hd": 4_000_000,
                                "full": 25_000_000, "50MP": 50_000_000}
-FORMATS = ("png", "jpg", "webp", "zip", "auto")
-CHANNELS = ("rgba", "alpha")
 # remove.bg: "The maximum margin that can be added on each side is 50% of the subject
 # dimensions or 500 pixels."
 MAX_MARGIN_PX = 500
@@ -58,26 +56,6 @@ def parse_size(value: str) -> str:
 def size_limit(size: str | None, max_image_pixels: int) -> int:
     """The most output pixels a size allows (never above the input pixel limit)."""
     return min(SIZE_PIXELS.get(size or "original", max_image_pixels), max_image_pixels)
-
-
-def parse_choice(value: str, choices: tuple[str, ...], name: str) -> str:
-    """One of choices, any case."""
-    text = str(value).strip().lower()
-    if text not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}")
-    return text
-
-
-def parse_bool(value: Any) -> bool:
-    """true/false as JSON booleans or as form strings (true, false, 1, 0, yes, no)."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes", "on"):
-        return True
-    if text in ("false", "0", "no", "off", ""):
-        return False
-    raise ValueError("must be true or false")
 
 
 _LENGTH = re.compile(r"(\d+(?:\.\d+)?)(px|%)?\Z")

@@ -10,9 +10,7 @@ import redis as redis_lib
 from shared.options import OutputOptions
 
 REMOVE_BACKGROUND = "bgremove.remove_background"
-REAP_OVERDUE = "bgremove.reap_overdue"
 
-OUTPUT_FORMATS = ("png", "jpg", "webp", "zip", "auto")
 GRADIENT_DIRECTIONS = ("vertical", "horizontal", "diagonal-tl-br", "diagonal-bl-tr")
 
 

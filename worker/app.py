@@ -21,17 +21,19 @@ from celery.signals import (
 )
 
 from shared import logs, multiproc
-from shared.config import Settings
-from shared.runtime import Runtime  # (imports no prometheus_client: shared.credits counts lazily)
+from shared.runtime import Runtime
+from worker import state  # (imports no prometheus_client: shared.credits counts lazily)
 
-settings = Settings.from_env()
+settings = state.settings
 metrics_dir: Path | None = None
 if settings.worker_metrics_port or os.environ.get(multiproc.ENV):
     metrics_dir = multiproc.prepare("worker")
 
-runtime = Runtime(settings)
-app = runtime.celery
+app = state.app
 app.conf.update(
+    # The worker node imports the tasks module when it starts (before the pool forks), which
+    # registers the tasks on `app`; it imports this module, never the other way round.
+    include=["worker.tasks"],
     # Loading the model in each child at start takes seconds (weights hash, ONNX session).
     worker_proc_alive_timeout=180,
     worker_max_tasks_per_child=int(os.environ.get("WORKER_MAX_TASKS_PER_CHILD", "1000")),
@@ -78,14 +80,13 @@ def _refuse_misconfiguration(**_: object) -> None:
 @worker_process_init.connect
 def _init_child(**_: object) -> None:
     # A forked child must not reuse the parent's sockets: start with fresh clients.
-    global runtime
-    runtime = Runtime(settings)
+    state.runtime = Runtime(settings)
     from worker import foreground_fast, heartbeat, models, refine_fast
 
     models.get_segmenter(settings)  # fail fast (and loudly) if weights or provider are missing
     refine_fast.warm()  # numba: compiled once into its cache, then only loaded
     foreground_fast.warm()
-    heartbeat.start(runtime, _stop)
+    heartbeat.start(state.runtime, _stop)
 
 
 @worker_ready.connect
@@ -101,7 +102,7 @@ def _init_in_process_pool(sender: object = None, **_: object) -> None:
     models.get_segmenter(settings)
     refine_fast.warm()
     foreground_fast.warm()
-    heartbeat.start(runtime, _stop)
+    heartbeat.start(state.runtime, _stop)
 
 
 @worker_ready.connect
@@ -135,6 +136,3 @@ def _serve_metrics(**_: object) -> None:
 @worker_shutting_down.connect
 def _shutdown(**_: object) -> None:
     _stop.set()
-
-
-import worker.tasks  # noqa: E402,F401  (registers the tasks on `app`)

@@ -6,6 +6,7 @@ image) under U2NET_HOME, and a file whose hash differs from shared.models' pin i
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -23,9 +24,10 @@ from worker.precision import Choice, Int8Refused, decide, measure
 log = logging.getLogger("worker.models")
 
 _SEGMENTER: ProbabilityModel | None = None
-# The precision this node serves: chosen once by check_startup in the main process before the
-# pool forks (children inherit it), or on a process's first load where no check ran.
-_CHOICE: Choice | None = None
+# The precision served per (model, MODEL_PRECISION, U2NET_HOME): chosen once by check_startup
+# in the main process before the pool forks (children inherit it), or on a process's first
+# load where no check ran. A worker serves one model; tools and tests load several.
+_CHOICES: dict[tuple[str, str, str], Choice] = {}
 _LOADING = threading.Lock()
 _INFO: dict[str, Any] = {}
 _VERIFIED: set[tuple[str, float]] = set()
@@ -98,7 +100,7 @@ def load_segmenter(settings: Settings, name: str, precision: str | None = None) 
     spec = MODELS[name]
     precision = precision or settings.model_precision
     if precision == "auto":
-        precision = choose_precision(settings).precision
+        precision = choose_precision(dataclasses.replace(settings, model_name=name)).precision
     try:
         filename, md5 = spec.file_for(precision)
     except ValueError as exc:
@@ -126,9 +128,9 @@ def choose_precision(settings: Settings) -> Choice:
     fp32 needs no check; auto and int8 run both files on the check photos here, because int8's
     accuracy and speed depend on this CPU. An int8 that is not accurate here is refused.
     """
-    global _CHOICE
-    if _CHOICE is not None:
-        return _CHOICE
+    key = (settings.model_name, settings.model_precision, settings.u2net_home)
+    if key in _CHOICES:
+        return _CHOICES[key]
     requested, spec = settings.model_precision, MODELS[settings.model_name]
     check = None
     if requested != "fp32" and "int8" in spec.precisions:
@@ -140,10 +142,10 @@ def choose_precision(settings: Settings) -> Choice:
                                                 "seconds": round(time.perf_counter() - started,
                                                                  1)})
     try:
-        _CHOICE = decide(requested, check, cpu.current())
+        _CHOICES[key] = decide(requested, check, cpu.current())
     except Int8Refused as exc:
         raise ModelUnavailable(str(exc)) from exc
-    return _CHOICE
+    return _CHOICES[key]
 
 
 def get_segmenter(settings: Settings) -> ProbabilityModel:

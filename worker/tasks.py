@@ -22,8 +22,7 @@ from shared.tasks import (
     RemoveBackgroundPayload,
     publish_result,
 )
-from worker import app as worker_app
-from worker import fetch, foreground_fast, models, options, pipeline
+from worker import fetch, foreground_fast, models, options, pipeline, state
 
 log = logging.getLogger("worker.tasks")
 T = TypeVar("T")
@@ -163,10 +162,10 @@ def _already_closed(rt: Runtime, job_id: str) -> JobResult:
     return {"job_id": job_id, "status": "failed", "error": {"code": code, "message": message}}
 
 
-@worker_app.app.task(name=REMOVE_BACKGROUND)
+@state.app.task(name=REMOVE_BACKGROUND)
 def remove_background(payload: RemoveBackgroundPayload) -> JobResult:
     """Celery wiring: process (which publishes the result for the waiting gateway thread)."""
-    rt = worker_app.runtime
+    rt = state.runtime  # this process's, fresh after a fork (worker/app.py)
     try:
         return process(rt, payload)
     except Exception:

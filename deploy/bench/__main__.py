@@ -24,7 +24,7 @@ def main() -> int:
                                              ).split(",") if x]
     seconds = {"1024x1024": 20.0, "4000x3000": 30.0}
     info = machine()
-    say(f"{'quick' if QUICK else 'full'} run on {info['cores']} cores ({info['cpu']})")
+    say(f"{'quick' if QUICK else 'full'} run on {info['cores']} cores ({info['cpu_line']})")
     images = make_images()
     # BENCH_ONLY=segment: the segment-stage rows alone (a minute or two per model).
     only = os.environ.get("BENCH_ONLY", "")

@@ -54,6 +54,7 @@ class Stack:
             "QUEUE_MAX_DEPTH": "100000", "WORKER_METRICS_PORT": "0",
             # The same model for the API, the ceiling and the peer; our default refinement.
             "MODEL_NAME": MODEL, "REFINE": os.environ.get("BENCH_REFINE", "guided"),
+            "MODEL_PRECISION": PRECISIONS[0] if PRECISIONS else "auto",
         }
         for name in ("PNG_COMPRESS_LEVEL",):
             if name in os.environ:
@@ -86,12 +87,23 @@ class Stack:
         self.apps.append(self.worker)
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
+            if self.worker.proc.poll() is not None:  # e.g. MODEL_PRECISION=int8 refused here
+                log = (self.services.log_dir / "worker.log").read_text(errors="replace")
+                reason = next((line for line in reversed(log.splitlines())
+                               if "refuses to start" in line), "see worker.log")
+                raise RuntimeError(f"the worker did not start: {reason}")
             body = requests.get(f"{self.url}/readyz", timeout=5).json()
             workers = body["components"]["workers"]
             if workers["count"] >= concurrency and body.get("status") == "ok":
                 break
             time.sleep(0.5)
         time.sleep(6)  # heartbeats of the stopped node expire (TTL) before we count anew
+
+    def worker_precision(self) -> tuple[str, str]:
+        """(precision, reason) the live worker reports: what MODEL_PRECISION=auto chose."""
+        body = requests.get(f"{self.url}/readyz", timeout=5).json()
+        beat = next((w for w in body["workers"] if w.get("precision")), {})
+        return beat.get("precision", "?"), beat.get("precision_reason", "")
 
     def worker_rss_mb(self) -> float:
         """RSS of the worker's child processes (where the model lives), summed."""
@@ -174,10 +186,19 @@ def bench_api(images: dict[str, bytes], sizes: list[str], levels: list[int],
         token = requests.post(f"{stack.url}/api/token", json={"key": key},
                               timeout=10).json()["access_token"]
         for precision in PRECISIONS:
-            if precision != stack.env.get("MODEL_PRECISION", "fp32"):
+            if precision != stack.env["MODEL_PRECISION"]:
                 say(f"restarting the worker with MODEL_PRECISION={precision}")
-                stack.restart_worker(MODEL_PRECISION=precision)
-            system = "api" if precision == "fp32" else f"api {precision}"
+                try:
+                    stack.restart_worker(MODEL_PRECISION=precision)
+                except RuntimeError as exc:  # int8 refused on this CPU: say so, go on
+                    say(f"no rows for MODEL_PRECISION={precision}: {exc}")
+                    stack.restart_worker(MODEL_PRECISION="fp32")
+                    continue
+            served, why = stack.worker_precision()
+            if precision == "auto":
+                say(f"MODEL_PRECISION=auto chose {served} ({why})")
+            system = ("api" if precision == "fp32" else
+                      f"api auto:{served}" if precision == "auto" else f"api {precision}")
             for size in sizes:
                 call = api_caller(stack, token, urls[size])
                 load(call, 2, 60, 4)  # warm every worker child on this size
@@ -187,6 +208,7 @@ def bench_api(images: dict[str, bytes], sizes: list[str], levels: list[int],
                     run = to_run(system, size, clients, elapsed, results)
                     add_output_sizes(stack, run, results)
                     run.extra["worker_rss_mb"] = stack.worker_rss_mb()
+                    run.extra.update(precision=served, precision_reason=why)
                     runs.append(run)
         if "1024x1024" in sizes and os.environ.get("BENCH_UPLOAD", "1") != "0":
             call = upload_caller(stack, key, images["1024x1024"])

@@ -21,8 +21,10 @@ SIZES = {"1024x1024": (1024, 1024), "4000x3000": (4000, 3000)}
 CORES = os.cpu_count() or 1
 # Model under test (u2netp, u2net): the API, rembg.remove() and rembg s all run it.
 MODEL = os.environ.get("BENCH_MODEL", "u2netp")
-# The API once per precision (a fresh worker each): "api" is fp32, "api int8" the int8 file.
-PRECISIONS = [p for p in os.environ.get("BENCH_PRECISIONS", "fp32,int8").split(",") if p]
+# The API once per MODEL_PRECISION (a fresh worker each): "api" is fp32, "api int8" the int8
+# file, "api auto:int8" (or auto:fp32) what the default rule chose on this CPU. An int8 that
+# this CPU refuses gives no rows, and says why.
+PRECISIONS = [p for p in os.environ.get("BENCH_PRECISIONS", "auto,fp32").split(",") if p]
 
 
 @dataclass
@@ -125,9 +127,15 @@ def to_run(system: str, size: str, clients: int, elapsed: float,
 
 
 def machine() -> dict:
-    model = next((line.split(":", 1)[1].strip() for line in
-                  Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor())
+    """What the figures were measured on: int8 (and numba's kernels) differ per CPU, so the
+    CPU's SIMD flags belong beside them."""
+    import onnxruntime
+
+    from worker.cpu import current
+
+    cpu = current()
     mem = Path("/proc/meminfo").read_text().split("\n")[0].split()[1]
-    return {"cores": CORES, "cpu": model, "memory_gb": round(int(mem) / 1024 / 1024, 1),
-            "python": platform.python_version(), "quick": QUICK}
+    return {"cores": CORES, "cpu": cpu.model, "cpu_flags": cpu.relevant_flags,
+            "int8_dot_product": cpu.has_int8_dot_product, "cpu_line": cpu.describe(),
+            "memory_gb": round(int(mem) / 1024 / 1024, 1), "python": platform.python_version(),
+            "onnxruntime": onnxruntime.__version__, "quick": QUICK}

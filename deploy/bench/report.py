@@ -16,7 +16,8 @@ def report(runs: list[Run], info: dict) -> dict:
         return next((r for r in runs if r.system == system and r.size == size
                      and r.clients == clients), None)
 
-    print(f"\nmachine: {info['cores']} cores, {info['cpu']}, {info['memory_gb']} GB\n")
+    print(f"\nmachine: {info['cores']} cores, {info['cpu_line']}, {info['memory_gb']} GB, "
+          f"onnxruntime {info['onnxruntime']}\n")
     head = (f"{'system':<36}{'size':<11}{'clients':>7}{'img/s':>8}{'p50 s':>8}{'p95 s':>8}"
             f"{'errors':>7}{'out KB':>8}{'ovh ms':>8}{'RSS MB':>8}")
     print(head)

@@ -51,7 +51,7 @@ def test_check_photos_are_not_calibration_photos() -> None:
 @pytest.fixture()
 def fresh_choice(monkeypatch):
     """choose_precision decides once per process: each test starts undecided."""
-    monkeypatch.setattr(models, "_CHOICE", None)
+    monkeypatch.setattr(models, "_CHOICES", {})
 
 
 @pytest.mark.slow
@@ -64,7 +64,7 @@ def test_each_precision_rule_gives_the_right_outcome_on_this_cpu(name: str, fres
     check = measure(fp32, int8)
     here = cpu.current()
     auto = models.choose_precision(_settings(MODEL_NAME=name, MODEL_PRECISION="auto"))
-    models._CHOICE = None
+    models._CHOICES.clear()
     if not check.accurate:
         # This CPU's int8 kernels are off: auto serves fp32, an explicit int8 is refused with
         # the CPU and the figure named.

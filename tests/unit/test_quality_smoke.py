@@ -29,8 +29,11 @@ IOU_SLACK, MAE_SLACK = 0.003, 0.002
 
 @pytest.fixture(scope="module")
 def default_model() -> tuple[object, object, Settings]:
+    # fp32: the same weights and arithmetic as rembg's, so that "no worse" measures our
+    # pipeline alone. Which precision a CPU serves by default (auto) depends on that CPU;
+    # int8's closeness to fp32 is tests/unit/test_precision.py's, on ground truth make quality's.
     settings = Settings.from_env({"APP_ENV": "development", "U2NET_HOME": str(MODEL_DIR),
-                                  "ORT_INTRA_OP_THREADS": "2"})
+                                  "ORT_INTRA_OP_THREADS": "2", "MODEL_PRECISION": "fp32"})
     name = settings.model_name  # the default deployment's model (u2net)
     return load_segmenter(settings, name), rembg_session(name, MODEL_DIR, 2), settings
 

@@ -33,8 +33,10 @@ def _save(img: Image.Image, fmt: str) -> bytes:
 def u2netp_segmenter() -> Segmenter:
     if not (MODEL_DIR / "u2netp.onnx").is_file():
         pytest.fail(f"{MODEL_DIR}/u2netp.onnx is missing: run `make setup`")
+    # fp32: rembg's weights and arithmetic, which the tests below compare against.
     settings = Settings.from_env({"APP_ENV": "development", "U2NET_HOME": str(MODEL_DIR),
-                                  "MODEL_NAME": "u2netp", "ORT_INTRA_OP_THREADS": "1"})
+                                  "MODEL_NAME": "u2netp", "ORT_INTRA_OP_THREADS": "1",
+                                  "MODEL_PRECISION": "fp32"})
     return load_segmenter(settings, "u2netp")
 
 
@@ -104,7 +106,7 @@ def test_weights_with_another_hash_are_refused(tmp_path) -> None:
     altered[-1] ^= 0xFF
     (tmp_path / served).write_bytes(bytes(altered))
     settings = Settings.from_env({"APP_ENV": "development", "U2NET_HOME": str(tmp_path),
-                                  "MODEL_NAME": "u2netp"})
+                                  "MODEL_NAME": "u2netp", "MODEL_PRECISION": "fp32"})
     with pytest.raises(ModelUnavailable, match="not the pinned"):
         load_segmenter(settings, "u2netp")
 
