@@ -92,17 +92,21 @@ class Stack:
                 reason = next((line for line in reversed(log.splitlines())
                                if "refuses to start" in line), "see worker.log")
                 raise RuntimeError(f"the worker did not start: {reason}")
-            body = requests.get(f"{self.url}/readyz", timeout=5).json()
-            workers = body["components"]["workers"]
-            if workers["count"] >= concurrency and body.get("status") == "ok":
+            if len(self._own_beats()) >= concurrency:  # every new pool process has loaded
                 break
             time.sleep(0.5)
-        time.sleep(6)  # heartbeats of the stopped node expire (TTL) before we count anew
+
+    def _own_beats(self) -> list[dict]:
+        """The live heartbeats of this worker node's pool processes (a stopped node's beats
+        linger in /readyz until their TTL expires)."""
+        # Prefork: the pool children beat; a threads pool: the node's own process.
+        pids = {self.worker.proc.pid, *child_pids(self.worker.proc.pid)}
+        body = requests.get(f"{self.url}/readyz", timeout=5).json()
+        return [w for w in body["workers"] if w.get("pid") in pids]
 
     def worker_precision(self) -> tuple[str, str]:
         """(precision, reason) the live worker reports: what MODEL_PRECISION=auto chose."""
-        body = requests.get(f"{self.url}/readyz", timeout=5).json()
-        beat = next((w for w in body["workers"] if w.get("precision")), {})
+        beat = next(iter(self._own_beats()), {})
         return beat.get("precision", "?"), beat.get("precision_reason", "")
 
     def worker_rss_mb(self) -> float:
