@@ -69,3 +69,29 @@ def test_explicit_int8_runs_only_where_this_cpu_computes_it_right(stack_env, ser
             assert check["agreement"] < MIN_AGREEMENT or "mean error" in log
     finally:
         managed.stop()
+
+
+def test_the_precision_check_runs_once_per_node_not_per_pool_process(stack_env, services,
+                                                                      tmp_path):
+    # auto (the default) checks before the pool forks: two pool processes, one check, and
+    # both serve what it chose.
+    name = f"auto-{tmp_path.name}"
+    managed = start_worker({**stack_env, "QUEUE_NAME": "auto-test"}, services.log_dir,
+                           concurrency=2, name=name)
+    log_path = services.log_dir / f"{name}.log"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            lines = [json.loads(line) for line in log_path.read_text().splitlines()
+                     if line.startswith("{")]
+            loaded = [e for e in lines if e.get("message") == "model loaded"]
+            if len({e["pid"] for e in loaded} - {managed.proc.pid}) >= 2:
+                break
+            assert managed.proc.poll() is None and time.monotonic() < deadline, lines[-5:]
+            time.sleep(0.3)
+        checks = [e for e in lines if e.get("message") == "precision self-check"]
+        assert len(checks) == 1 and checks[0]["pid"] == managed.proc.pid
+        assert {(e["precision"], e["precision_reason"]) for e in loaded} == {
+            (loaded[0]["precision"], loaded[0]["precision_reason"])}
+    finally:
+        managed.stop()
