@@ -1,7 +1,7 @@
 """The model ladder: every model we can serve, where its weights come from, and their hash.
 
 Gateway (which names it may accept) and worker (which file it loads, and checks) both read
-this table; `deploy/install_models.py` installs the files it names. Nothing here downloads.
+this table; `tools/models/install.py` installs the files it names. Nothing here downloads.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ PRECISIONS = ("fp32", "int8")
 
 @dataclass(frozen=True)
 class Derived:
-    """A file `make models` derives from a model's pinned weights (deploy/derive), also pinned."""
+    """A file `make models` (tools/models/derive) makes from pinned weights; pinned too."""
 
     precision: str
     filename: str

@@ -13,7 +13,16 @@ from pathlib import Path
 import pytest
 import redis as redis_lib
 
-from deploy.localstack import (
+from gateway.admin import create_user_with_key
+from gateway.app import create_app
+from shared.admin_tokens import AdminTokens
+from shared.audit import Actor
+from shared.config import Settings
+from shared.db import migrate
+from shared.runtime import Runtime
+from shared.storage import Storage
+from shared.tasks import HEARTBEAT_PREFIX
+from tools.stack.processes import (
     REPO,
     BlobServer,
     Managed,
@@ -24,15 +33,6 @@ from deploy.localstack import (
     start_worker,
     wait_http_ok,
 )
-from gateway.admin import create_user_with_key
-from gateway.app import create_app
-from shared.admin_tokens import AdminTokens
-from shared.audit import Actor
-from shared.config import Settings
-from shared.db import migrate
-from shared.runtime import Runtime
-from shared.storage import Storage
-from shared.tasks import HEARTBEAT_PREFIX
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import uuid
 
-from deploy.localstack import REPO
+from tools.stack.processes import REPO
 
 
 def admin(stack_env, *args):

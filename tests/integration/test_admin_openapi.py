@@ -17,13 +17,13 @@ import pytest
 import requests
 import schemathesis
 
-from deploy.localstack import free_port, start_gateway, wait_http_ok
 from gateway.openapi_admin import DOCUMENT, PATH
 from shared.config import Settings
 from shared.db import migrate
 from shared.runtime import Runtime
 from tests.integration.test_openapi import CHECKS, Api
 from tests.stack import make_admin_token, make_job, make_user
+from tools.stack.processes import free_port, start_gateway, wait_http_ok
 
 schema = schemathesis.openapi.from_dict(DOCUMENT)
 schema.config.phases.update(phases=["examples", "coverage", "fuzzing"])

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import psycopg
 
-from deploy.backup import dumped_schema_version
-from deploy.localstack import REPO, free_port, start_postgres
 from shared.config import Settings
 from shared.db import migration_files
 from shared.runtime import Runtime
 from tests.stack import make_admin_token, make_job, make_user
+from tools.backup import dumped_schema_version
+from tools.stack.processes import REPO, free_port, start_postgres
 
 # Every table, in a stable order: the restored copy must equal the original row for row.
 TABLES = {"users": "id", "api_keys": "id", "jobs": "id", "credit_ledger": "id",
@@ -36,7 +36,7 @@ def balances(rt: Runtime) -> dict[int, tuple[int, int]]:
 
 
 def backup_cli(env: dict[str, str], *args: str) -> str:
-    proc = subprocess.run([sys.executable, "-m", "deploy.backup", *args],
+    proc = subprocess.run([sys.executable, "-m", "tools.backup", *args],
                           env={**os.environ, **env}, cwd=REPO, capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -87,8 +87,8 @@ def test_restore_into_an_empty_postgres_gives_back_everything(stack_env, setting
 
 def test_restore_refuses_a_dump_from_newer_code(stack_env, tmp_path, monkeypatch, settings):
     path = Path(backup_cli(stack_env, "dump", "--out", str(tmp_path)))
-    monkeypatch.setattr("deploy.backup.migration_files", lambda: [(1, Path("001_initial.sql"))])
-    from deploy.backup import restore
+    monkeypatch.setattr("tools.backup.migration_files", lambda: [(1, Path("001_initial.sql"))])
+    from tools.backup import restore
 
     # Pointed at no server at all: if the check did not refuse first, nothing is lost.
     nowhere = dataclasses.replace(

@@ -6,8 +6,8 @@ import os
 import subprocess
 import sys
 
-from deploy.localstack import REPO
 from shared.storage import Storage
+from tools.stack.processes import REPO
 
 
 def test_bootstrap_creates_the_bucket_and_is_idempotent(stack_env, settings):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from deploy.localstack import free_port
 from gateway.app import create_app
+from tools.stack.processes import free_port
 
 
 def test_healthz_answers_without_touching_dependencies(settings):

@@ -25,11 +25,17 @@ import requests
 from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
-from deploy.localstack import free_port, start_gateway, start_worker, wait_for_port, wait_http_ok
 from gateway.app import create_app
 from shared.metrics import STAGES
 from shared.tasks import HEARTBEAT_PREFIX
 from tests.stack import get_token, make_user
+from tools.stack.processes import (
+    free_port,
+    start_gateway,
+    start_worker,
+    wait_for_port,
+    wait_http_ok,
+)
 
 POOL = "segment-metrics"
 QUEUE = f"{POOL}.u2netp"  # the pool's queue for the test stack's model

@@ -22,7 +22,7 @@ POOL = "mbatch"  # its own pool, so that only the batching worker takes these jo
 
 @pytest.fixture(scope="module")
 def batching_worker(stack_env, services, rt):
-    from deploy.localstack import start_worker
+    from tools.stack.processes import start_worker
 
     env = {**stack_env, "QUEUE_NAME": POOL, "WORKER_POOL": "threads", "MICRO_BATCH_SIZE": "4",
            "MICRO_BATCH_WAIT_MS": "300", "WORKER_METRICS_PORT": "0"}

@@ -19,7 +19,9 @@ import pytest
 import requests
 import yaml
 
-from deploy.localstack import (
+from shared.tasks import HEARTBEAT_PREFIX
+from tests.stack import make_user
+from tools.stack.processes import (
     REPO,
     free_port,
     prometheus_bin,
@@ -27,8 +29,6 @@ from deploy.localstack import (
     start_prometheus,
     wait_for_port,
 )
-from shared.tasks import HEARTBEAT_PREFIX
-from tests.stack import make_user
 
 ALERTS = REPO / "deploy" / "prometheus" / "alerts.yml"
 DASHBOARD = REPO / "deploy" / "grafana" / "dashboards" / "bgremove.json"

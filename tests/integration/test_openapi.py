@@ -24,9 +24,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from deploy.localstack import free_port, start_gateway, wait_http_ok
 from gateway.openapi import DOCUMENT, PATH
 from tests.stack import make_user
+from tools.stack.processes import free_port, start_gateway, wait_http_ok
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance]

@@ -18,9 +18,9 @@ import requests
 from PIL import Image
 from skimage import data as skdata
 
-from deploy.localstack import REPO, free_port
 from gateway.app import create_app
 from tests.stack import get_token, make_user
+from tools.stack.processes import REPO, free_port
 
 EXAMPLES = REPO / "tests" / "seed_examples"
 GREEN = (0x2E, 0xC2, 0x7E)

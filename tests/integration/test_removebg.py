@@ -17,12 +17,12 @@ import requests
 from PIL import Image
 from skimage import data as skdata
 
-from deploy.localstack import REPO
 from gateway.app import create_app
 from tests.integration.test_remove_background import jpeg
 from tests.integration.test_uploads import no_inputs_left
 from tests.security.util import assert_balance, assert_no_job, last_job
 from tests.stack import make_user
+from tools.stack.processes import REPO
 
 SAMPLES = REPO / "tests" / "removebg_examples"
 FOREGROUND = ("X-Foreground-Top", "X-Foreground-Left", "X-Foreground-Width",

@@ -76,7 +76,7 @@ def test_jobs_reach_the_live_worker_through_the_api(settings, rt, images, worker
 @pytest.fixture(scope="module")
 def u2net_worker(stack_env, services, rt):
     """A second real worker, serving u2net on the same pool: two models side by side."""
-    from deploy.localstack import start_worker
+    from tools.stack.processes import start_worker
 
     managed = start_worker({**stack_env, "MODEL_NAME": "u2net"}, services.log_dir,
                            name="worker-u2net")

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from deploy.localstack import start_worker
+from tools.stack.processes import start_worker
 
 
 def run_worker(stack_env, services, tmp_path, **env) -> tuple[int, str]:

@@ -11,7 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from deploy.localstack import (
+from gateway.app import create_app
+from shared.config import Settings
+from shared.db import migrate
+from shared.runtime import Runtime
+from shared.storage import Storage
+from shared.tasks import HEARTBEAT_PREFIX
+from tools.stack.processes import (
     REPO,
     Managed,
     S3Ports,
@@ -25,12 +31,6 @@ from deploy.localstack import (
     start_worker,
     wait_http_ok,
 )
-from gateway.app import create_app
-from shared.config import Settings
-from shared.db import migrate
-from shared.runtime import Runtime
-from shared.storage import Storage
-from shared.tasks import HEARTBEAT_PREFIX
 
 
 class PrivateStack:

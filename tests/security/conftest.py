@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from deploy.localstack import Managed, Services, start_worker
 from gateway.app import create_app
 from shared.config import Settings
 from shared.models import queue_for
 from shared.runtime import Runtime
 from shared.tasks import HEARTBEAT_PREFIX
 from tests.security.util import ScriptedServer
+from tools.stack.processes import Managed, Services, start_worker
 
 STRICT_QUEUE = "segment-strict"
 # A loopback address that counts as "public" for the strict worker (Linux routes all 127/8).

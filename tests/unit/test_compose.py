@@ -7,6 +7,7 @@ needs no Docker engine.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import os
@@ -266,12 +267,71 @@ def _pip_installs(dockerfile: Path) -> list[str]:
     return [c for c in _commands(dockerfile) if re.search(r"\bpip3?\s+install\b", c)]
 
 
+def _context_copies(text: str) -> list[str]:
+    """The sources of each COPY from the build context (not --from a stage) in Dockerfile text."""
+    sources = []
+    for line in re.sub(r"\\\n", " ", text).splitlines():
+        words = line.split()
+        if words[:1] == ["COPY"] and not any(w.startswith("--from=") for w in words):
+            sources += [w for w in words[1:-1] if not w.startswith("--")]
+    return sources
+
+
+@pytest.mark.parametrize("name", ["Dockerfile.gateway", "Dockerfile.worker-cpu",
+                                  "Dockerfile.worker-gpu"])
+def test_every_path_the_images_copy_from_the_repository_exists(name: str) -> None:
+    # A file that moves (deploy/ -> tools/) must move in the Dockerfiles too; no test builds
+    # the images, so a stale COPY would only fail at `docker build`.
+    sources = _context_copies((DEPLOY / name).read_text())
+    assert sources
+    for source in sources:
+        assert source == "." or list(ROOT.glob(source)), f"{name}: COPY {source}: no such path"
+
+
+def _project_files(module: str) -> set[str]:
+    """The repository files `python -m module` reads: its packages' __init__.py, the module,
+    and the same for every project module it imports (absolute imports, at any depth)."""
+    files: set[str] = set()
+    todo = [module]
+    while todo:
+        parts = todo.pop().split(".")
+        for depth in range(1, len(parts) + 1):
+            base = ROOT.joinpath(*parts[:depth])
+            found = [f for f in (base.with_suffix(".py"), base / "__init__.py") if f.is_file()]
+            if not found:
+                break  # not ours (the standard library, a dependency)
+            rel = found[0].relative_to(ROOT).as_posix()
+            if rel in files:
+                continue
+            files.add(rel)
+            for node in ast.walk(ast.parse(found[0].read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    todo += [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                    todo.append(node.module)
+    return files
+
+
+@pytest.mark.parametrize("name", ["Dockerfile.worker-cpu", "Dockerfile.worker-gpu"])
+def test_the_weights_stage_copies_every_file_its_installer_imports(name: str) -> None:
+    # The first stage copies single files (so a source change does not re-download the
+    # weights): each package __init__ and module the installer needs must be among them.
+    text = (DEPLOY / name).read_text()
+    start = text.index(" AS models\n")
+    stage = text[start:text.index("\nFROM ", start)]
+    (module,) = re.findall(r"python -m ([\w.]+)", stage)
+    copied = set(_context_copies(stage))
+    needed = _project_files(module)
+    assert f"{module.replace('.', '/')}.py" in needed
+    assert needed <= copied, f"{name}: the models stage lacks {sorted(needed - copied)}"
+
+
 @pytest.mark.parametrize("name", ["Dockerfile.worker-cpu", "Dockerfile.worker-gpu"])
 def test_worker_images_bake_verified_weights(name: str) -> None:
     dockerfile = DEPLOY / name
     text = dockerfile.read_text()
     # The installer checks each file's md5 against shared/models.py and fails the build.
-    assert re.search(r"python -m deploy\.install_models", text)
+    assert re.search(r"python -m tools\.models\.install", text)
     assert "ARG MODELS=u2netp,u2net" in text  # the MIT/Apache models; never the AGPL one
     assert "ARG ACCEPT_AGPL_MODELS=0" in text
     assert re.search(r"U2NET_HOME=/models", text)
@@ -279,7 +339,7 @@ def test_worker_images_bake_verified_weights(name: str) -> None:
     # Our numba kernels, compiled into the baked cache.
     assert "refine_fast.warm()" in text and "foreground_fast.warm()" in text
     # The serving files (fp32 serving graph, int8) are derived and md5-checked at build too.
-    assert re.search(r"python -m deploy\.derive", text)
+    assert re.search(r"python -m tools\.models\.derive", text)
     assert "COPY --from=derived /models /models" in text
     assert "NUMBA_CACHE_DIR" in text
     installs = _pip_installs(dockerfile)

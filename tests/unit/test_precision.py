@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from deploy.derive.calibration import PHOTOS
-from deploy.install_models import md5_of
 from shared.config import ConfigError, Settings
 from shared.models import DEFAULT_INSTALL, MODELS, parse_names
+from tools.models.derive.calibration import PHOTOS
+from tools.models.install import md5_of
 from worker import cpu, models
 from worker.models import ModelUnavailable, load_segmenter
 from worker.pipeline import segment

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deploy.quality import metrics
+from tools.quality import metrics
 
 
 def test_iou_and_mae_leave_unlabelled_pixels_out():

@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deploy.quality import metrics
-from deploy.quality.dataset import Pair, load
-from deploy.quality.peer import rembg_alpha, rembg_session
-from deploy.quality.run import DEFAULT_DATA
-from deploy.quality.synthetic import pairs as synthetic_pairs
 from shared.config import Settings
+from tools.quality import metrics
+from tools.quality.dataset import Pair, load
+from tools.quality.peer import rembg_alpha, rembg_session
+from tools.quality.run import DEFAULT_DATA
+from tools.quality.synthetic import pairs as synthetic_pairs
 from worker.models import load_segmenter
 from worker.pipeline import segment
 

@@ -29,7 +29,7 @@ EXPECTED_CONSOLE = "Failed to load resource: the server responded with a status 
 
 
 def chromium_path() -> str:
-    """CHROMIUM, else Debian's chromium (deploy/setup.sh installs it)."""
+    """CHROMIUM, else Debian's chromium (tools/setup.sh installs it)."""
     path = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
     if not Path(path).exists():
         pytest.fail("no Chromium: run `make setup` (apt-get install chromium chromium-driver)")

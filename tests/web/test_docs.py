@@ -11,7 +11,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from deploy.localstack import REPO
+from tools.stack.processes import REPO
 from gateway.openapi import DOCUMENT
 from tests.stack import make_user
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import expect
 
-from deploy.localstack import free_port, start_gateway, wait_http_ok
+from tools.stack.processes import free_port, start_gateway, wait_http_ok
 from tests.stack import make_user
 from tests.web.conftest import Watch, watched_page
 from tests.web.pages import open_playground, remove_background, wait_for_result

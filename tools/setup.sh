@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Idempotent setup: `deploy/setup.sh run` installs what the local stack needs to run (make run);
-# `deploy/setup.sh test` (the default) adds what the tests need: a headless browser and its
+# Idempotent setup: `tools/setup.sh run` installs what the local stack needs to run (make run);
+# `tools/setup.sh test` (the default) adds what the tests need: a headless browser and its
 # driver, the Prometheus server, the Python test tools (make test and the other targets).
 # Each step is skipped when already done, and says what it does when it runs. Nothing here
 # depends on the CPU: int8's accuracy is checked by the worker where it runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PURPOSE=${1:-test}
-case "$PURPOSE" in run|test) ;; *) echo "usage: deploy/setup.sh [run|test]" >&2; exit 2;; esac
+case "$PURPOSE" in run|test) ;; *) echo "usage: tools/setup.sh [run|test]" >&2; exit 2;; esac
 
 say() { printf '[setup] %s\n' "$*"; }
 PY=${PYTHON:-python3.11}
@@ -85,10 +85,10 @@ fi
 
 # --- model weights: the models named in MODELS (default u2netp,u2net: 4.6 MB + 176 MB), each
 # md5-pinned (shared/models.py). ISNet (AGPL-3.0, 44 MB) only with ACCEPT_AGPL_MODELS=1. ------
-U2NET_HOME=${U2NET_HOME:-.models} .venv/bin/python -m deploy.install_models
+U2NET_HOME=${U2NET_HOME:-.models} .venv/bin/python -m tools.models.install
 # ... and the files derived from them (fp32 with a batch axis, int8), md5-pinned too: built
 # once (about a minute for u2netp, two for u2net), then only checked.
-U2NET_HOME=${U2NET_HOME:-.models} .venv/bin/python -m deploy.derive
+U2NET_HOME=${U2NET_HOME:-.models} .venv/bin/python -m tools.models.derive
 
 # --- warm the rembg import (the tests, bench and quality compare with it): numba compiles
 # pymatting once and caches it (~40 s) ---------------------------------------------------------

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deploy.localstack import REPO
+from tools.stack.processes import REPO
 
 BENCH = REPO / ".bench"
 QUICK = os.environ.get("QUICK", "") not in ("", "0")

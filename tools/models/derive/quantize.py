@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from deploy.derive.calibration import Stats
+from tools.models.derive.calibration import Stats
 
 GRID_STEPS_PER_OCTAVE = 16
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import requests
 
-from deploy.bench.common import CORES, MODEL, PRECISIONS, QUICK, Run, load, say, to_run
-from deploy.localstack import (
+from tools.bench.common import CORES, MODEL, PRECISIONS, QUICK, Run, load, say, to_run
+from tools.stack.processes import (
     REPO,
     BlobServer,
     S3Ports,

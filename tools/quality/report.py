@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from deploy.quality.dataset import Pair
+from tools.quality.dataset import Pair
 
 THUMB_WIDTH = 240
 WORST_PER_SET = 3

@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from deploy.quality import metrics, report
-from deploy.quality.dataset import Pair, load
-from deploy.quality.peer import rembg_alpha, rembg_session
-from deploy.quality.synthetic import pairs as synthetic_pairs
 from shared.config import Settings
 from shared.models import MODELS
+from tools.quality import metrics, report
+from tools.quality.dataset import Pair, load
+from tools.quality.peer import rembg_alpha, rembg_session
+from tools.quality.synthetic import pairs as synthetic_pairs
 from worker import refine
 from worker.inference import Segmenter
 from worker.models import load_segmenter

@@ -14,7 +14,7 @@ import io
 import os
 import time
 
-from deploy.bench.common import Run, say
+from tools.bench.common import Run, say
 
 ROUNDS = int(os.environ.get("BENCH_SEGMENT_ROUNDS", "12"))
 REMBG = "segment: rembg session"

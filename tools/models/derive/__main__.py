@@ -2,7 +2,7 @@
 
 For every model named in MODELS (default u2netp,u2net) that has derived files in
 shared/models.py: check the source weights' md5, build the fp32 serving graph
-(deploy/derive/graph.py) and check it computes what the shipped file does, calibrate on
+(tools/models/derive/graph.py) and check it computes what the shipped file does, calibrate on
 scikit-image photos (calibration.py), quantise (quantize.py), and compare each file's md5
 with its pin. Nothing here depends on the CPU: int8's accuracy on the serving CPU is checked
 by the worker at start (worker/precision.py).
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import onnx
 
-from deploy.derive import calibration, graph, quantize
-from deploy.install_models import md5_of
 from shared.models import DEFAULT_INSTALL, MODELS, ModelSpec, parse_names
+from tools.models.derive import calibration, graph, quantize
+from tools.models.install import md5_of
 
 
 def say(msg: str) -> None:

@@ -8,7 +8,7 @@
 # libraries load). The models come from .models (make setup) or are installed and derived here.
 # GPU_MODEL (u2net), GPU_PRECISION (fp32) and GPU_SECONDS (15 per batch size) change the run.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 say() { printf '[gpu-check] %s\n' "$*"; }
 
 command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi --query-gpu=name,driver_version,memory.total \
@@ -36,13 +36,13 @@ if [ ! -f "$VENV/.installed" ]; then
 fi
 
 export U2NET_HOME=${U2NET_HOME:-$PWD/.models}
-MODELS=${GPU_MODEL:-u2net} "$VENV/bin/python" -m deploy.install_models
-MODELS=${GPU_MODEL:-u2net} "$VENV/bin/python" -m deploy.derive
+MODELS=${GPU_MODEL:-u2net} "$VENV/bin/python" -m tools.models.install
+MODELS=${GPU_MODEL:-u2net} "$VENV/bin/python" -m tools.models.derive
 
 # onnxruntime preloads the CUDA/cuDNN (and TensorRT) libraries from the pip packages.
 "$VENV/bin/python" -c "import onnxruntime as o; o.preload_dlls(); print(o.get_available_providers())"
 exec "$VENV/bin/python" -c "
 import onnxruntime as o
 o.preload_dlls()
-from deploy import gpu_bench
-raise SystemExit(gpu_bench.main())"
+from tools.gpu import bench
+raise SystemExit(bench.main())"

@@ -1,4 +1,9 @@
-"""Real Redis, PostgreSQL and S3 (SeaweedFS) servers as child processes, for make run and tests."""
+"""Real Redis, PostgreSQL and S3 (SeaweedFS) servers as child processes, for make run and tests.
+
+Also the gateway (gunicorn with deploy/gunicorn.conf.py) and Celery workers, and the small
+helpers around them (free ports, readiness polls, an image host). `make run` drives them from
+tools/stack/run.py; the tests from tests/stack.py and their conftests.
+"""
 
 from __future__ import annotations
 
@@ -72,14 +77,14 @@ def postgres_bin_dir() -> Path:
     candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
     if candidates:
         return candidates[-1].parent
-    raise RuntimeError("PostgreSQL server binaries not found: run deploy/setup.sh or set PG_BIN")
+    raise RuntimeError("PostgreSQL server binaries not found: run tools/setup.sh or set PG_BIN")
 
 
 def redis_server_bin() -> str:
     """The redis-server binary: $REDIS_SERVER or PATH."""
     found = os.environ.get("REDIS_SERVER") or shutil.which("redis-server")
     if not found:
-        raise RuntimeError("redis-server not found: run deploy/setup.sh or set REDIS_SERVER")
+        raise RuntimeError("redis-server not found: run tools/setup.sh or set REDIS_SERVER")
     return found
 
 
@@ -243,7 +248,7 @@ def prometheus_bin(name: str = "prometheus") -> str:
         return str(Path(os.environ["PROMETHEUS_BIN"]).parent / name)
     found = shutil.which(name)
     if not found:
-        raise RuntimeError(f"{name} not found: run deploy/setup.sh (Debian package "
+        raise RuntimeError(f"{name} not found: run tools/setup.sh (Debian package "
                            "`prometheus`) or set PROMETHEUS_BIN")
     return found
 
@@ -327,7 +332,7 @@ class Services:
         }
 
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]  # tools/stack/processes.py -> the repository
 
 
 def start_gateway(env: dict[str, str], port: int, log_dir: Path) -> Managed:

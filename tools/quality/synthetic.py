@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 from skimage import data as skdata
 
-from deploy.quality.dataset import Pair
+from tools.quality.dataset import Pair
 
 SIZE = (480, 360)
 

@@ -1,16 +1,16 @@
-"""`python -m deploy.bench`: every part in order, then the report."""
+"""`python -m tools.bench`: every part in order, then the report."""
 
 from __future__ import annotations
 
 import json
 import os
 
-from deploy.bench import segment
-from deploy.bench.api import bench_api
-from deploy.bench.common import BENCH, MODEL, QUICK, SIZES, machine, make_images, say
-from deploy.bench.peers import bench_ceiling, bench_peer
-from deploy.bench.report import chart, report
-from deploy.localstack import REPO
+from tools.bench import segment
+from tools.bench.api import bench_api
+from tools.bench.common import BENCH, MODEL, QUICK, SIZES, machine, make_images, say
+from tools.bench.peers import bench_ceiling, bench_peer
+from tools.bench.report import chart, report
+from tools.stack.processes import REPO
 
 
 def main() -> int:

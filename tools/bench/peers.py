@@ -13,8 +13,8 @@ from pathlib import Path
 
 import requests
 
-from deploy.bench.common import BENCH, CORES, MODEL, QUICK, Run, load, say, to_run
-from deploy.localstack import (
+from tools.bench.common import BENCH, CORES, MODEL, QUICK, Run, load, say, to_run
+from tools.stack.processes import (
     REPO,
     free_port,
     rss_kb,

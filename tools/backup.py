@@ -2,8 +2,8 @@
 format, its schema version in the file name; a restore replaces the database, applies any
 newer migrations and drops Redis' live balances so that they rebuild from the restored ledger.
 
-    python -m deploy.backup dump [--out DIR]         # prints the file written
-    python -m deploy.backup restore [FILE] [--dir D]  # FILE: default the newest in DIR
+    python -m tools.backup dump [--out DIR]         # prints the file written
+    python -m tools.backup restore [FILE] [--dir D]  # FILE: default the newest in DIR
 
 Reads DATABASE_URL and REDIS_URL (and the other settings) from the environment, like the
 gateway: `make backup` / `make restore` point them at the local stack (.run/stack.env).
@@ -19,10 +19,10 @@ from pathlib import Path
 
 import psycopg
 
-from deploy.localstack import REPO, postgres_bin_dir
 from shared.config import Settings
 from shared.db import migrate, migration_files
 from shared.runtime import Runtime
+from tools.stack.processes import REPO, postgres_bin_dir
 
 DEFAULT_DIR = REPO / ".run" / "backups"
 
@@ -90,7 +90,7 @@ def restore(path: Path, settings: Settings) -> dict[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m deploy.backup")
+    parser = argparse.ArgumentParser(prog="python -m tools.backup")
     sub = parser.add_subparsers(dest="command", required=True)
     dump_cmd = sub.add_parser("dump", help="pg_dump the database (custom format)")
     dump_cmd.add_argument("--out", type=Path, default=DEFAULT_DIR)

@@ -6,8 +6,8 @@ import statistics
 from dataclasses import asdict
 from pathlib import Path
 
-from deploy.bench import segment
-from deploy.bench.common import SIZES, Run
+from tools.bench import segment
+from tools.bench.common import SIZES, Run
 
 
 def report(runs: list[Run], info: dict) -> dict:

@@ -1,4 +1,4 @@
-"""The worker's segment step on a GPU: img/s and p50 by batch size (deploy/gpu_check.sh runs it).
+"""The worker's segment step on a GPU: img/s and p50 by batch size (tools/gpu/check.sh runs it).
 
 For each execution provider asked for (CUDA, and TensorRT when it is available) it loads the
 largest model we ship through the worker's own loader (worker.models.load_segmenter: md5

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from deploy.localstack import (
+from tools.stack.processes import (
     REPO,
     Managed,
     Services,

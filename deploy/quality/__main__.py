@@ -1,3 +1,0 @@
-from deploy.quality.run import main
-
-main()

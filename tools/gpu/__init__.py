@@ -1,0 +1,1 @@
+"""`make gpu-check`: check.sh builds .gpu-venv and runs bench.py, the segment step on a GPU."""
