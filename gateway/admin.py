@@ -1,7 +1,7 @@
 """Operator commands (`flask --app gateway.wsgi admin ...`), each printing one JSON object.
 
-They call the same shared.admin_ops functions as the admin HTTP API (/admin/v1), audited as
-"cli:<OS user>".
+They call the same gateway.services.admin_ops functions as the admin HTTP API (/admin/v1),
+audited as "cli:<OS user>".
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import click
 from flask.cli import AppGroup
 
 from gateway.context import runtime
-from shared import reports
-from shared.admin_ops import Admin
-from shared.admin_tokens import SCOPES, AdminTokens
-from shared.audit import Actor
+from gateway.services import reports
+from gateway.services.admin_ops import Admin
+from gateway.services.admin_tokens import SCOPES, AdminTokens
+from gateway.services.audit import Actor
 from shared.errors import ApiError, InvalidParameter, NotFound
 from shared.runtime import Runtime
 

@@ -1,7 +1,7 @@
 """The admin HTTP API (/admin/v1/...): users, keys, credits, usage, ledger, jobs, audit.
 
-Every view calls the same shared.admin_ops functions as the CLI; writes need a write-scoped
-admin token and are audited under that token's name.
+Every view calls the same gateway.services.admin_ops functions as the CLI; writes need a
+write-scoped admin token and are audited under that token's name.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from flask import Blueprint, Response, request
 from gateway.admin_auth import admin_required, current_actor
 from gateway.context import runtime
 from gateway.responses import json_body, ok, page, query_int, query_text
-from shared import pages, reports
-from shared.admin_ops import Admin
+from gateway.services import pages, reports
+from gateway.services.admin_ops import Admin
 from shared.errors import InvalidParameter, KeyNotFound, UserNotFound
 
 bp = Blueprint("admin_api", __name__, url_prefix="/admin/v1")

@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 from flask import g, request
 
 from gateway.context import runtime
-from shared.admin_tokens import AdminToken, AdminTokens
-from shared.audit import Actor
+from gateway.services.admin_tokens import AdminToken, AdminTokens
+from gateway.services.audit import Actor
 from shared.errors import InsufficientScope, InvalidAdminToken
 
 F = TypeVar("F", bound=Callable[..., Any])

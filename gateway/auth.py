@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from gateway.context import error_response, runtime
 from gateway.schemas import TokenRequest
-from shared.accounts import Accounts
+from gateway.services.accounts import Accounts
 from shared.errors import BadRequest, InvalidApiKey, InvalidToken, TokenExpired, Unauthorized
 
 bp = Blueprint("auth", __name__, url_prefix="/api")

@@ -18,7 +18,7 @@ from gateway.openapi_base import (
     responses,
     wrapped,
 )
-from shared.customer import JOB_STATUSES
+from gateway.services.customer import JOB_STATUSES
 
 _COUNT = {"type": "integer", "minimum": 0}
 USAGE_COUNTS = {name: _COUNT for name in ("images_succeeded", "images_failed",

@@ -11,8 +11,8 @@ from gateway.auth import current_user_id
 from gateway.context import runtime
 from gateway.ratelimit import rate_limited
 from gateway.responses import ok, page, query_flag, query_text
-from shared import customer, pages, reports
-from shared.audit import Actor
+from gateway.services import customer, pages, reports
+from gateway.services.audit import Actor
 from shared.errors import KeyNotFound, from_code
 
 bp = Blueprint("selfservice", __name__, url_prefix="/api/v1")

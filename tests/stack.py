@@ -15,8 +15,8 @@ import redis as redis_lib
 
 from gateway.admin import create_user_with_key
 from gateway.app import create_app
-from shared.admin_tokens import AdminTokens
-from shared.audit import Actor
+from gateway.services.admin_tokens import AdminTokens
+from gateway.services.audit import Actor
 from shared.config import Settings
 from shared.db import migrate
 from shared.runtime import Runtime

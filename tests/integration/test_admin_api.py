@@ -11,8 +11,8 @@ import uuid
 import psycopg
 import pytest
 
-from shared.admin_tokens import AdminTokens
-from shared.audit import Actor
+from gateway.services.admin_tokens import AdminTokens
+from gateway.services.audit import Actor
 from tests.stack import get_token, make_admin_token, make_job, make_user
 
 A = "/admin/v1"

@@ -11,7 +11,7 @@ import jwt as pyjwt
 import pytest
 from flask_jwt_extended import create_access_token
 
-from shared.accounts import Accounts
+from gateway.services.accounts import Accounts
 from tests.stack import get_token, make_user
 
 

@@ -110,7 +110,7 @@ def test_another_users_key_is_not_found(rt, client, me):
 
 
 def test_keys_are_bounded(rt, client, me, monkeypatch):
-    monkeypatch.setattr("shared.accounts.MAX_ACTIVE_KEYS", 2)
+    monkeypatch.setattr("gateway.services.accounts.MAX_ACTIVE_KEYS", 2)
     assert client.post("/api/v1/user/keys", headers=me["auth"]).status_code == 201
     resp = client.post("/api/v1/user/keys", headers=me["auth"])
     assert resp.status_code == 409 and resp.get_json()["error"]["code"] == "too_many_keys"

@@ -19,7 +19,7 @@ import jwt as pyjwt
 import pytest
 
 from gateway.app import create_app
-from shared.accounts import Accounts
+from gateway.services.accounts import Accounts
 from tests.security.util import (
     ENDPOINT,
     assert_balance,

@@ -1,7 +1,7 @@
 """Operator actions, shared by the admin CLI and the admin HTTP API; every write is audited.
 
 Each write and its audit entry commit in one transaction. Listings page by keyset cursors
-(shared/pages.py). Nothing here knows about HTTP or click.
+(gateway/services/pages.py). Nothing here knows about HTTP or click.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from shared import audit, pages
-from shared.accounts import Accounts
-from shared.audit import Actor
+from gateway.services import audit, pages
+from gateway.services.accounts import Accounts
+from gateway.services.audit import Actor
 from shared.db import q
 from shared.errors import InvalidParameter, JobNotFound, KeyNotFound, UserNotFound
 from shared.runtime import Runtime

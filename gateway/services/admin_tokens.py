@@ -6,9 +6,9 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from shared import audit
-from shared.accounts import hash_secret, secret_matches, split_key
-from shared.audit import Actor
+from gateway.services import audit
+from gateway.services.accounts import hash_secret, secret_matches, split_key
+from gateway.services.audit import Actor
 from shared.db import Database, q
 from shared.errors import InvalidAdminToken, InvalidParameter, NotFound
 

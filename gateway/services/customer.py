@@ -6,9 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from shared import audit, pages
-from shared.accounts import Accounts
-from shared.audit import Actor
+from gateway.services import audit, pages
+from gateway.services.accounts import Accounts
+from gateway.services.audit import Actor
 from shared.db import Database, q
 from shared.errors import InvalidParameter, KeyNotFound, LastActiveKey
 
