@@ -20,7 +20,7 @@ from pathlib import Path
 from PIL import Image
 
 from shared.config import Settings
-from worker import refine_fast
+from worker import refine
 from worker.models import ModelUnavailable, load_segmenter
 
 BATCHES = (1, 4, 8, 16)
@@ -53,7 +53,7 @@ def measure(provider: str, batch: int, images: list[Image.Image]) -> dict:
         maps = seg.run(x)
         t2 = time.perf_counter()
         for image, prob in zip(images[:batch], maps, strict=True):
-            refine_fast.refine_uint8(image, prob)
+            refine.guided_alpha(image, prob)
         latencies.append(time.perf_counter() - t0)
         model_only.append(t2 - t1)
     p50 = statistics.median(latencies)
@@ -71,7 +71,7 @@ def main() -> int:
     if "TensorrtExecutionProvider" in ort.get_available_providers():
         wanted.insert(0, "TensorrtExecutionProvider")
     images = photos(max(BATCHES))
-    refine_fast.warm()
+    refine.warm()
     rows = []
     for provider in wanted:
         for batch in BATCHES:

@@ -12,7 +12,7 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from shared.colors import parse_gradient, parse_gradient_direction, parse_hex_color
 from shared.errors import InputTooLarge, InvalidImage, InvalidParameter
-from worker import refine_fast
+from worker import refine
 from worker.inference import ProbabilityModel
 
 # output_format -> file extension of the stored result.
@@ -94,20 +94,15 @@ def segment(image: Image.Image, segmenter: ProbabilityModel, refine_mode: str = 
     """The subject's alpha for an RGB image (mode "L", same size).
 
     refine_mode "guided" snaps the model's low-resolution map to the photo's edges at full
-    resolution (worker/refine.py, computed by worker/refine_fast.py); "none" does what rembg
+    resolution (worker/refine.py); "none" does what rembg
     does (8-bit map, Lanczos stretch), so that its output matches rembg.remove()'s. flip
     also runs the mirrored photo and averages the two maps (test-time augmentation).
     """
     prob = segmenter.probability(image, flip=flip)
     if refine_mode == "guided":
-        return Image.fromarray(refine_fast.refine_uint8(image, prob), "L")
+        return Image.fromarray(refine.guided_alpha(image, prob), "L")
     small = Image.fromarray((np.clip(prob, 0.0, 1.0) * 255).astype(np.uint8), "L")
     return small.resize(image.size, Image.Resampling.LANCZOS)
-
-
-def to_uint8(alpha: np.ndarray) -> np.ndarray:
-    """Alpha in [0, 1] to 0..255, rounded."""
-    return np.rint(np.clip(alpha, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 def composite(image: Image.Image, mask: Image.Image, bg_color: str | None,

@@ -22,7 +22,7 @@ from shared.tasks import (
     RemoveBackgroundPayload,
     publish_result,
 )
-from worker import fetch, foreground_fast, models, options, pipeline, state
+from worker import edge_colours, fetch, models, options, pipeline, state
 
 log = logging.getLogger("worker.tasks")
 T = TypeVar("T")
@@ -69,7 +69,7 @@ def process(rt: Runtime, payload: RemoveBackgroundPayload) -> JobResult:
                          settings.tta_flip)
         background = _background(rt, opts, watch)
         # Part of compositing: the subject's own colour under its semi-transparent edges.
-        subject = (watch.run("composite", foreground_fast.estimate, image, mask)
+        subject = (watch.run("composite", edge_colours.estimate, image, mask)
                    if settings.foreground_estimation else image)
         out = watch.run("composite", options.compose, subject, mask, payload, opts, background,
                         factor)

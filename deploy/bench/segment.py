@@ -27,7 +27,7 @@ def run(model: str, images: dict[str, bytes], sizes: list[str]) -> list[Run]:
     from PIL import Image
 
     from shared.config import Settings
-    from worker import refine_fast
+    from worker import refine
     from worker.models import load_segmenter
     from worker.pipeline import segment
 
@@ -41,7 +41,7 @@ def run(model: str, images: dict[str, bytes], sizes: list[str]) -> list[Run]:
     options.intra_op_num_threads = 1
     peer = rembg.new_session(model, providers=["CPUExecutionProvider"], sess_opts=options)
     ours = {p: load_segmenter(settings, model, p) for p in ("fp32", "int8")}
-    refine_fast.warm()
+    refine.warm()
     contenders = {REMBG: lambda img: peer.predict(img)}
     for precision, seg in ours.items():
         for mode in ("guided", "none"):
