@@ -27,9 +27,8 @@ def run(model: str, images: dict[str, bytes], sizes: list[str]) -> list[Run]:
     from PIL import Image
 
     from shared.config import Settings
-    from worker import refine
+    from worker import refine, segment
     from worker.models import load_segmenter
-    from worker.pipeline import segment
 
     home = os.environ.get("U2NET_HOME", ".models")
     providers = os.environ.get("BENCH_ORT_PROVIDERS", "CPUExecutionProvider")
@@ -46,7 +45,7 @@ def run(model: str, images: dict[str, bytes], sizes: list[str]) -> list[Run]:
     for precision, seg in ours.items():
         for mode in ("guided", "none"):
             contenders[f"segment: ours {precision} {mode}{tag}"] = (
-                lambda img, seg=seg, mode=mode: segment(img, seg, mode))
+                lambda img, seg=seg, mode=mode: segment.mask(img, seg, mode))
     runs = []
     for size in sizes:
         say(f"segment stage, {size}: {len(contenders)} contenders x {ROUNDS} rounds")

@@ -10,10 +10,9 @@ import pytest
 from PIL import Image, ImageOps
 
 from shared.config import Settings
-from worker import models
+from worker import models, segment
 from worker.batching import MicroBatcher
 from worker.models import ModelUnavailable, load_segmenter
-from worker.pipeline import segment
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / ".models"
 
@@ -53,15 +52,15 @@ def _concurrently(fn, items: list) -> list:
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
 def test_micro_batched_masks_are_identical_to_one_by_one(photos, precision: str) -> None:
     plain = load_segmenter(_settings(), "u2netp", precision)
-    expected = [np.asarray(segment(p, plain)) for p in photos]
-    flipped = [np.asarray(segment(p, plain, flip=True)) for p in photos[:2]]
+    expected = [np.asarray(segment.mask(p, plain)) for p in photos]
+    flipped = [np.asarray(segment.mask(p, plain, flip=True)) for p in photos[:2]]
     # A long wait: the four tasks' images meet in one batch (or two) instead of four calls.
     batcher = MicroBatcher(load_segmenter(_settings(), "u2netp", precision), 4, 500)
-    got = _concurrently(lambda p: np.asarray(segment(p, batcher)), photos)
+    got = _concurrently(lambda p: np.asarray(segment.mask(p, batcher)), photos)
     assert batcher.batches_run < len(photos)
     for want, have in zip(expected, got, strict=True):
         assert np.array_equal(want, have)
-    got = _concurrently(lambda p: np.asarray(segment(p, batcher, flip=True)), photos[:2])
+    got = _concurrently(lambda p: np.asarray(segment.mask(p, batcher, flip=True)), photos[:2])
     for want, have in zip(flipped, got, strict=True):
         assert np.array_equal(want, have)
 

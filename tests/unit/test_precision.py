@@ -20,9 +20,8 @@ from deploy.derive.calibration import PHOTOS
 from deploy.install_models import md5_of
 from shared.config import ConfigError, Settings
 from shared.models import DEFAULT_INSTALL, MODELS, parse_names
-from worker import cpu, models
+from worker import cpu, models, segment
 from worker.models import ModelUnavailable, load_segmenter
-from worker.pipeline import segment
 from worker.precision import MIN_SPEEDUP, check_photos, measure
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / ".models"
@@ -35,7 +34,7 @@ def _settings(**env: str) -> Settings:
 
 
 def _alpha(image: Image.Image, segmenter, refine_mode: str = "guided") -> np.ndarray:
-    return np.asarray(segment(image, segmenter, refine_mode), np.float32) / 255.0
+    return np.asarray(segment.mask(image, segmenter, refine_mode), np.float32) / 255.0
 
 
 def test_every_derived_file_is_installed_with_its_pinned_hash() -> None:
@@ -124,8 +123,8 @@ def test_derived_fp32_graph_gives_the_shipped_files_mask() -> None:
     derived = load_segmenter(_settings(), "u2netp", "fp32")
     assert shipped.fixed_batch and not derived.fixed_batch
     photo = check_photos()[0]
-    a = np.asarray(segment(photo, shipped, "none"), np.int16)
-    b = np.asarray(segment(photo, derived, "none"), np.int16)
+    a = np.asarray(segment.mask(photo, shipped, "none"), np.int16)
+    b = np.asarray(segment.mask(photo, derived, "none"), np.int16)
     assert np.abs(a - b).max() <= 1
 
 
