@@ -1,7 +1,7 @@
 """The worker's segment step on a GPU: img/s and p50 by batch size (deploy/gpu_check.sh runs it).
 
 For each execution provider asked for (CUDA, and TensorRT when it is available) it loads the
-largest model we ship through the worker's own loader (worker.models.load_segmenter: md5
+largest model we ship through the worker's own loader (worker.sessions.load_segmenter: md5
 check, and a refusal when the provider is not active), then, at 1024x1024, for batch sizes
 1, 4, 8 and 16: prepares the batch (resize, normalise), runs it in one call, and refines
 every map to a full-size alpha, as a micro-batching worker does (MICRO_BATCH_SIZE).
@@ -21,7 +21,7 @@ from PIL import Image
 
 from shared.config import Settings
 from worker import refine
-from worker.models import ModelUnavailable, load_segmenter
+from worker.sessions import ModelUnavailable, load_segmenter
 
 BATCHES = (1, 4, 8, 16)
 MODEL = os.environ.get("GPU_MODEL", "u2net")

@@ -67,11 +67,11 @@ def _refuse_misconfiguration(**_: object) -> None:
     # Celery configures logging only after this signal: configure it now, so that the
     # precision self-check and this check reach the start log (setup_logging redoes it).
     logs.configure(logging.INFO)
-    from worker import models
+    from worker import sessions
 
     try:
-        info = models.check_startup(settings)
-    except models.ModelUnavailable as exc:
+        info = sessions.check_startup(settings)
+    except sessions.ModelUnavailable as exc:
         log.critical("worker refuses to start: %s", exc)
         raise SystemExit(3) from exc  # SystemExit passes Celery's signal error handling
     log.info("model and provider checked", extra=info)
@@ -81,9 +81,9 @@ def _refuse_misconfiguration(**_: object) -> None:
 def _init_child(**_: object) -> None:
     # A forked child must not reuse the parent's sockets: start with fresh clients.
     state.runtime = Runtime(settings)
-    from worker import edge_colours, heartbeat, models, refine
+    from worker import edge_colours, heartbeat, refine, sessions
 
-    models.get_segmenter(settings)  # fail fast (and loudly) if weights or provider are missing
+    sessions.get_segmenter(settings)  # fail fast (and loudly) if weights or provider are missing
     refine.warm()  # numba: compiled once into its cache, then only loaded
     edge_colours.warm()
     heartbeat.start(state.runtime, _stop)
@@ -97,9 +97,9 @@ def _init_in_process_pool(sender: object = None, **_: object) -> None:
     pool = getattr(getattr(sender, "controller", None), "pool_cls", None)
     if pool is None or "prefork" in getattr(pool, "__module__", "prefork"):
         return
-    from worker import edge_colours, heartbeat, models, refine
+    from worker import edge_colours, heartbeat, refine, sessions
 
-    models.get_segmenter(settings)
+    sessions.get_segmenter(settings)
     refine.warm()
     edge_colours.warm()
     heartbeat.start(state.runtime, _stop)

@@ -29,7 +29,7 @@ from shared.options import OutputOptions
 from shared.runtime import Runtime
 from shared.storage import output_key
 from shared.tasks import JobResult, RemoveBackgroundPayload, publish_result
-from worker import decode, edge_colours, encode, inputs, models, render, segment
+from worker import decode, edge_colours, encode, inputs, render, segment, sessions
 
 log = logging.getLogger("worker.job")
 T = TypeVar("T")
@@ -71,7 +71,7 @@ def process(rt: Runtime, payload: RemoveBackgroundPayload) -> JobResult:
     try:
         data = watch.run("fetch", inputs.photo_bytes, rt, payload)
         image, factor = watch.run("decode", decode.photo, data, opts, settings.max_image_pixels)
-        segmenter = models.get_segmenter(settings)
+        segmenter = sessions.get_segmenter(settings)
         mask = watch.run("segment", segment.mask, image, segmenter, settings.refine,
                          settings.tta_flip)
         background = None

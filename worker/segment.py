@@ -1,6 +1,6 @@
 """Segment: an RGB photo -> its subject's alpha matte, full size (a mode "L" image).
 
-Two steps. The model (worker/inference.py, loaded once per process by worker/models.py, or
+Two steps. The model (worker/inference.py, loaded once per process by worker/sessions.py, or
 shared by a process's threads through worker/batching.py) gives a probability map at its own
 input resolution: 320 px square for U2-Net, 1024 for ISNet. The refinement then turns that map
 into a full-size alpha: "guided" (the default, REFINE) snaps it to the photo's own edges at full

@@ -28,7 +28,7 @@ def run(model: str, images: dict[str, bytes], sizes: list[str]) -> list[Run]:
 
     from shared.config import Settings
     from worker import refine, segment
-    from worker.models import load_segmenter
+    from worker.sessions import load_segmenter
 
     home = os.environ.get("U2NET_HOME", ".models")
     providers = os.environ.get("BENCH_ORT_PROVIDERS", "CPUExecutionProvider")

@@ -28,7 +28,7 @@ from shared.config import Settings
 from shared.models import MODELS
 from worker import refine, segment
 from worker.inference import Segmenter
-from worker.models import load_segmenter
+from worker.sessions import load_segmenter
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "quality"
 VARIANTS = ("rembg", "none", "guided", "guided+flip")

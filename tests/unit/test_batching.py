@@ -10,9 +10,9 @@ import pytest
 from PIL import Image, ImageOps
 
 from shared.config import Settings
-from worker import models, segment
+from worker import segment, sessions
 from worker.batching import MicroBatcher
-from worker.models import ModelUnavailable, load_segmenter
+from worker.sessions import ModelUnavailable, load_segmenter
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / ".models"
 
@@ -73,14 +73,14 @@ def test_a_batch_of_one_waits_no_longer_than_the_wait(photos) -> None:
 
 
 def test_the_worker_segmenter_micro_batches_when_configured(monkeypatch) -> None:
-    monkeypatch.setattr(models, "_SEGMENTER", None)
+    monkeypatch.setattr(sessions, "_SEGMENTER", None)
     try:
-        seg = models.get_segmenter(_settings(MICRO_BATCH_SIZE="4", MICRO_BATCH_WAIT_MS="2"))
+        seg = sessions.get_segmenter(_settings(MICRO_BATCH_SIZE="4", MICRO_BATCH_WAIT_MS="2"))
         assert isinstance(seg, MicroBatcher) and seg.max_batch == 4
-        assert models.session_info()["micro_batch_size"] == 4
+        assert sessions.session_info()["micro_batch_size"] == 4
     finally:
-        models._SEGMENTER = None
-        models._INFO.clear()
+        sessions._SEGMENTER = None
+        sessions._INFO.clear()
 
 
 @pytest.mark.parametrize("provider", ["OpenVINOExecutionProvider", "CUDAExecutionProvider",
@@ -89,6 +89,6 @@ def test_a_worker_asked_for_an_absent_provider_refuses_to_start(provider: str) -
     # This machine's onnxruntime is the CPU build: the worker must stop, not fall back.
     settings = _settings(ORT_PROVIDERS=f"{provider},CPUExecutionProvider")
     with pytest.raises(ModelUnavailable, match=f"{provider} is not available"):
-        models.check_startup(settings)
+        sessions.check_startup(settings)
     with pytest.raises(ModelUnavailable, match=f"{provider} is not available"):
         load_segmenter(settings, "u2netp")

@@ -19,7 +19,7 @@ from deploy.quality.run import DEFAULT_DATA
 from deploy.quality.synthetic import pairs as synthetic_pairs
 from shared.config import Settings
 from worker import segment
-from worker.models import load_segmenter
+from worker.sessions import load_segmenter
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / ".models"
 PAIRS_PER_SET = 3

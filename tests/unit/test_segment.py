@@ -14,11 +14,11 @@ from PIL import Image
 
 from shared.config import Settings
 from shared.models import MODELS
-from worker import models, segment
+from worker import segment, sessions
 from worker.decode import upright_rgb
 from worker.inference import Segmenter
-from worker.models import ModelUnavailable, load_segmenter
 from worker.render import composite
+from worker.sessions import ModelUnavailable, load_segmenter
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / ".models"
 
@@ -116,8 +116,8 @@ def test_missing_weights_are_refused_with_the_fix(tmp_path) -> None:
     settings = Settings.from_env({"APP_ENV": "development", "U2NET_HOME": str(tmp_path),
                                   "MODEL_NAME": "u2net"})
     with pytest.raises(ModelUnavailable, match="make setup"):
-        models.check_startup(settings)
+        sessions.check_startup(settings)
     # Right name, wrong file.
     shutil.copy(MODEL_DIR / "u2netp-fp32.onnx", tmp_path / MODELS["u2net"].file_for("fp32")[0])
     with pytest.raises(ModelUnavailable, match="md5"):
-        models.check_startup(dataclasses.replace(settings))
+        sessions.check_startup(dataclasses.replace(settings))
