@@ -29,7 +29,7 @@ from shared.errors import (
 
 M = TypeVar("M", bound=BaseModel)
 
-# What the worker decodes (worker/pipeline.py ALLOWED_FORMATS), by their first bytes.
+# What the worker decodes (worker/decode.py ALLOWED_FORMATS), by their first bytes.
 _MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"II*\x00",
           b"MM\x00*")
 

@@ -93,7 +93,8 @@ class Settings:
     # resolution; "none": the model's map stretched, as rembg does), mirrored second pass.
     refine: str = "guided"
     tta_flip: bool = False
-    # Worker: re-estimate the subject's colour under semi-transparent pixels (worker/foreground.py).
+    # Worker: re-estimate the subject's colour under semi-transparent pixels
+    # (worker/edge_colours.py).
     foreground_estimation: bool = True
     u2net_home: str = os.path.expanduser("~/.u2net")
     # Worker: which of the model's files to run: fp32, its static int8 quantisation (derived

@@ -1,8 +1,9 @@
 """Output options of both APIs (size, format, crop, scale, ...): parsed and normalised, stdlib only.
 
 The gateway validates with these before it reserves a credit (a bad value costs nothing); the
-normalised values travel in the task payload, and the worker's options engine (worker/options.py)
-applies them. Values follow remove.bg's published API reference, spelling included.
+normalised values travel in the task payload, and the worker applies them (worker/decode.py the
+size, worker/render.py the layout and background, worker/encode.py the format). Values follow
+remove.bg's published API reference, spelling included.
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ def _setup_logging(loglevel: int | str | None = None, **_: object) -> None:
     # A receiver here means Celery leaves logging alone: its own lines reach our JSON handler.
     logs.configure(loglevel or logging.INFO)
     # Celery's "Task ... received" is written by the consumer before the job's user is known;
-    # tasks.py logs "job started" with job and user instead.
+    # worker/job.py logs "job started" with job and user instead.
     logging.getLogger("celery.worker.strategy").setLevel(logging.WARNING)
 
 
@@ -67,11 +67,11 @@ def _refuse_misconfiguration(**_: object) -> None:
     # Celery configures logging only after this signal: configure it now, so that the
     # precision self-check and this check reach the start log (setup_logging redoes it).
     logs.configure(logging.INFO)
-    from worker import models
+    from worker import sessions
 
     try:
-        info = models.check_startup(settings)
-    except models.ModelUnavailable as exc:
+        info = sessions.check_startup(settings)
+    except sessions.ModelUnavailable as exc:
         log.critical("worker refuses to start: %s", exc)
         raise SystemExit(3) from exc  # SystemExit passes Celery's signal error handling
     log.info("model and provider checked", extra=info)
@@ -81,11 +81,11 @@ def _refuse_misconfiguration(**_: object) -> None:
 def _init_child(**_: object) -> None:
     # A forked child must not reuse the parent's sockets: start with fresh clients.
     state.runtime = Runtime(settings)
-    from worker import foreground_fast, heartbeat, models, refine_fast
+    from worker import edge_colours, heartbeat, refine, sessions
 
-    models.get_segmenter(settings)  # fail fast (and loudly) if weights or provider are missing
-    refine_fast.warm()  # numba: compiled once into its cache, then only loaded
-    foreground_fast.warm()
+    sessions.get_segmenter(settings)  # fail fast (and loudly) if weights or provider are missing
+    refine.warm()  # numba: compiled once into its cache, then only loaded
+    edge_colours.warm()
     heartbeat.start(state.runtime, _stop)
 
 
@@ -97,11 +97,11 @@ def _init_in_process_pool(sender: object = None, **_: object) -> None:
     pool = getattr(getattr(sender, "controller", None), "pool_cls", None)
     if pool is None or "prefork" in getattr(pool, "__module__", "prefork"):
         return
-    from worker import foreground_fast, heartbeat, models, refine_fast
+    from worker import edge_colours, heartbeat, refine, sessions
 
-    models.get_segmenter(settings)
-    refine_fast.warm()
-    foreground_fast.warm()
+    sessions.get_segmenter(settings)
+    refine.warm()
+    edge_colours.warm()
     heartbeat.start(state.runtime, _stop)
 
 

@@ -1,7 +1,7 @@
 """Box means over planes [C, H, W] in compiled loops: the building block of both edge steps.
 
-The guided refinement (worker/refine_fast.py) and the foreground colour estimate
-(worker/foreground_fast.py) are box filters of a dozen channels and a little arithmetic. A
+The guided refinement (worker/refine.py) and the edge colour estimate
+(worker/edge_colours.py) are box filters of a dozen channels and a little arithmetic. A
 box mean costs the same for any radius with running sums: along each row one add and one
 subtract per pixel (float64, so that the sums do not drift), then down the columns with a
 whole row at a time, which the compiler turns into vector instructions. Planes, not

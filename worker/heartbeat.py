@@ -10,7 +10,7 @@ import threading
 
 from shared.runtime import Runtime
 from shared.tasks import HEARTBEAT_PREFIX, HEARTBEAT_TTL_SECONDS
-from worker.models import session_info
+from worker.sessions import session_info
 
 log = logging.getLogger("worker.heartbeat")
 INTERVAL_SECONDS = 5

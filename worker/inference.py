@@ -4,7 +4,7 @@ The pre- and post-processing follow rembg's sessions for the same models (the re
 quality benchmark compares against): Lanczos resize to the model's square input, scaling by
 the image's maximum, per-model mean/std, NCHW float32; the first output's first channel,
 min-max stretched to [0, 1]. Unlike rembg we stop at the model's resolution and keep floats:
-turning that map into a full-size alpha is the refinement step's job (worker/refine.py).
+turning that map into a full-size alpha is the refinement's job (worker/segment.py runs both).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""Geometry of an output: size limit, region of interest, crop with margin, subject scale and place.
+"""Geometry of an output: region of interest, crop with margin, the subject's scale and place.
 
-Pure functions over PIL images: an RGB photo and its "L" mask always move together, so the
+Also the subject's box in the result, and a background photo scaled to cover the canvas. Pure
+functions over PIL images: an RGB photo and its "L" mask always move together, so the
 mask stays aligned with the pixels it cuts out. Pixels outside the photo (a margin past its edge,
 the free canvas around a scaled subject) are black in the photo and 0 in the mask: transparent.
 """
@@ -18,29 +19,13 @@ Box = tuple[int, int, int, int]  # left, top, right, bottom (right / bottom excl
 
 
 @dataclass(frozen=True)
-class Foreground:
+class SubjectBox:
     """The subject's bounding box in the output (remove.bg's X-Foreground-* headers)."""
 
     top: int
     left: int
     width: int
     height: int
-
-    def as_dict(self) -> dict[str, int]:
-        return {"top": self.top, "left": self.left, "width": self.width, "height": self.height}
-
-
-def limit_pixels(image: Image.Image, max_pixels: int) -> tuple[Image.Image, float]:
-    """Shrink image (keeping its aspect) to at most max_pixels; returns (image, factor)."""
-    width, height = image.size
-    if width * height <= max_pixels:
-        return image, 1.0
-    factor = math.sqrt(max_pixels / (width * height))
-    size = (max(1, math.floor(width * factor)), max(1, math.floor(height * factor)))
-    # Rounding down twice can still leave one row too many: step down until within the limit.
-    while size[0] * size[1] > max_pixels:
-        size = (max(1, size[0] - 1), size[1]) if size[0] >= size[1] else (size[0], size[1] - 1)
-    return image.resize(size, Image.Resampling.LANCZOS), size[0] / width
 
 
 def _px(length: Length, whole: float) -> float:
@@ -107,12 +92,12 @@ def place(image: Image.Image, mask: Image.Image, bbox: Box | None, canvas: Box,
     return out, out_mask
 
 
-def foreground(mask: Image.Image) -> Foreground:
+def subject_box(mask: Image.Image) -> SubjectBox:
     """The bounding box of the mask's non-zero pixels (all zeros when there are none)."""
     bbox = mask.getbbox()
     if bbox is None:
-        return Foreground(0, 0, 0, 0)
-    return Foreground(top=bbox[1], left=bbox[0], width=bbox[2] - bbox[0],
+        return SubjectBox(0, 0, 0, 0)
+    return SubjectBox(top=bbox[1], left=bbox[0], width=bbox[2] - bbox[0],
                       height=bbox[3] - bbox[1])
 
 

@@ -4,7 +4,7 @@ int8 is a property of the machine, not of the file: `make models` derives the sa
 everywhere (md5-pinned), but onnxruntime's integer kernels compute differently with and without
 VNNI/AMX, and u2netp's int8 map agrees with fp32 on 99.7 % of pixels on one AMD EPYC with
 AVX-512 VNNI and on 98.4 % on another with AVX2 only. So the worker checks it where it serves:
-once per node, before the pool forks (worker/models.check_startup), on three built-in photos
+once per node, before the pool forks (worker/sessions.check_startup), on three built-in photos
 that calibration never saw, it runs both files, compares the maps and times both.
 
 - auto (the default): int8 when its maps agree with fp32's within the tolerance below

@@ -10,10 +10,9 @@ import pytest
 from PIL import Image, ImageOps
 
 from shared.config import Settings
-from worker import models
+from worker import segment, sessions
 from worker.batching import MicroBatcher
-from worker.models import ModelUnavailable, load_segmenter
-from worker.pipeline import segment
+from worker.sessions import ModelUnavailable, load_segmenter
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / ".models"
 
@@ -53,15 +52,15 @@ def _concurrently(fn, items: list) -> list:
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
 def test_micro_batched_masks_are_identical_to_one_by_one(photos, precision: str) -> None:
     plain = load_segmenter(_settings(), "u2netp", precision)
-    expected = [np.asarray(segment(p, plain)) for p in photos]
-    flipped = [np.asarray(segment(p, plain, flip=True)) for p in photos[:2]]
+    expected = [np.asarray(segment.mask(p, plain)) for p in photos]
+    flipped = [np.asarray(segment.mask(p, plain, flip=True)) for p in photos[:2]]
     # A long wait: the four tasks' images meet in one batch (or two) instead of four calls.
     batcher = MicroBatcher(load_segmenter(_settings(), "u2netp", precision), 4, 500)
-    got = _concurrently(lambda p: np.asarray(segment(p, batcher)), photos)
+    got = _concurrently(lambda p: np.asarray(segment.mask(p, batcher)), photos)
     assert batcher.batches_run < len(photos)
     for want, have in zip(expected, got, strict=True):
         assert np.array_equal(want, have)
-    got = _concurrently(lambda p: np.asarray(segment(p, batcher, flip=True)), photos[:2])
+    got = _concurrently(lambda p: np.asarray(segment.mask(p, batcher, flip=True)), photos[:2])
     for want, have in zip(flipped, got, strict=True):
         assert np.array_equal(want, have)
 
@@ -74,14 +73,14 @@ def test_a_batch_of_one_waits_no_longer_than_the_wait(photos) -> None:
 
 
 def test_the_worker_segmenter_micro_batches_when_configured(monkeypatch) -> None:
-    monkeypatch.setattr(models, "_SEGMENTER", None)
+    monkeypatch.setattr(sessions, "_SEGMENTER", None)
     try:
-        seg = models.get_segmenter(_settings(MICRO_BATCH_SIZE="4", MICRO_BATCH_WAIT_MS="2"))
+        seg = sessions.get_segmenter(_settings(MICRO_BATCH_SIZE="4", MICRO_BATCH_WAIT_MS="2"))
         assert isinstance(seg, MicroBatcher) and seg.max_batch == 4
-        assert models.session_info()["micro_batch_size"] == 4
+        assert sessions.session_info()["micro_batch_size"] == 4
     finally:
-        models._SEGMENTER = None
-        models._INFO.clear()
+        sessions._SEGMENTER = None
+        sessions._INFO.clear()
 
 
 @pytest.mark.parametrize("provider", ["OpenVINOExecutionProvider", "CUDAExecutionProvider",
@@ -90,6 +89,6 @@ def test_a_worker_asked_for_an_absent_provider_refuses_to_start(provider: str) -
     # This machine's onnxruntime is the CPU build: the worker must stop, not fall back.
     settings = _settings(ORT_PROVIDERS=f"{provider},CPUExecutionProvider")
     with pytest.raises(ModelUnavailable, match=f"{provider} is not available"):
-        models.check_startup(settings)
+        sessions.check_startup(settings)
     with pytest.raises(ModelUnavailable, match=f"{provider} is not available"):
         load_segmenter(settings, "u2netp")

@@ -337,7 +337,7 @@ def test_worker_images_bake_verified_weights(name: str) -> None:
     assert re.search(r"U2NET_HOME=/models", text)
     assert re.search(r"python[0-9.]*\s+-c\s+\"import rembg[;\"]", text), "warm the import at build"
     # Our numba kernels, compiled into the baked cache.
-    assert "refine_fast.warm()" in text and "foreground_fast.warm()" in text
+    assert "refine.warm()" in text and "edge_colours.warm()" in text
     # The serving files (fp32 serving graph, int8) are derived and md5-checked at build too.
     assert re.search(r"python -m tools\.models\.derive", text)
     assert "COPY --from=derived /models /models" in text

@@ -1,4 +1,8 @@
-"""Unit tests for the options engine (worker/options.py, worker/layout.py) and its parsers."""
+"""Unit tests for the output options: parsed (shared/options.py), then rendered and encoded.
+
+The rendering is worker/render.py with worker/layout.py's geometry, the encoding
+worker/encode.py, and the size limit worker/decode.py's.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,7 @@ from PIL import Image
 from shared import options as opt
 from shared.colors import normalise_color, parse_color
 from shared.errors import UnknownForeground
-from worker import layout, pipeline
-from worker import options as engine
+from worker import decode, encode, layout, render
 
 pytestmark = pytest.mark.unit
 
@@ -31,14 +34,15 @@ def photo() -> tuple[Image.Image, Image.Image]:
     return image, mask
 
 
-def render(photo, fmt: str = "png", payload: dict | None = None, **options) -> engine.Rendered:
+def rendered(photo, fmt: str = "png", payload: dict | None = None,
+             **options) -> encode.Encoded:
     image, mask = photo
     payload = {**PAYLOAD, "output_format": fmt, **(payload or {})}
-    return engine.encode(engine.compose(image, mask, payload, options), fmt)
+    return encode.output(render.compose(image, mask, payload, options), fmt)
 
 
-def decoded(rendered: engine.Rendered) -> Image.Image:
-    img = Image.open(io.BytesIO(rendered.data))
+def decoded(encoded: encode.Encoded) -> Image.Image:
+    img = Image.open(io.BytesIO(encoded.data))
     img.load()
     return img
 
@@ -98,20 +102,20 @@ def test_scale_position_roi() -> None:
             parse(bad)
 
 
-# -- the engine ---------------------------------------------------------------------------------
+# -- rendered and encoded ----------------------------------------------------------------------
 def test_no_options_is_exactly_the_seed_pipeline(photo) -> None:
     image, mask = photo
-    expected, _ = pipeline.encode(pipeline.composite(image, mask, None, None, None, "png"), "png")
-    out = render(photo)
+    expected, _ = encode.image_bytes(render.composite(image, mask, None, None, None, "png"), "png")
+    out = rendered(photo)
     assert out.data == expected and out.extension == "png"
-    assert out.foreground == layout.Foreground(top=20, left=50, width=40, height=40)
+    assert out.subject_box == layout.SubjectBox(top=20, left=50, width=40, height=40)
 
 
 def test_crop_with_margin_is_the_box_plus_margin(photo) -> None:
-    out = render(photo, crop=True, crop_margin=opt.parse_margin("10px 10% 0px 5px"))
+    out = rendered(photo, crop=True, crop_margin=opt.parse_margin("10px 10% 0px 5px"))
     # 40x40 subject; right margin 10% of its width = 4 px; the box may leave the photo.
     assert (out.width, out.height) == (40 + 4 + 5, 40 + 10)
-    assert out.foreground == layout.Foreground(top=10, left=5, width=40, height=40)
+    assert out.subject_box == layout.SubjectBox(top=10, left=5, width=40, height=40)
     assert decoded(out).size == (49, 50)
 
 
@@ -119,7 +123,7 @@ def test_crop_past_the_edge_pads_transparently(photo) -> None:
     image, mask = photo
     edge = Image.new("L", mask.size, 0)
     edge.paste(255, (0, 0, 10, 10))
-    out = engine.encode(engine.compose(image, edge, PAYLOAD, {
+    out = encode.output(render.compose(image, edge, PAYLOAD, {
         "crop": True, "crop_margin": opt.parse_margin("20px")}), "png")
     img = decoded(out)
     assert img.size == (50, 50) and img.getpixel((0, 0))[3] == 0
@@ -127,40 +131,40 @@ def test_crop_past_the_edge_pads_transparently(photo) -> None:
 
 
 def test_scale_and_position(photo) -> None:
-    centred = render(photo, scale=0.5)
+    centred = rendered(photo, scale=0.5)
     assert (centred.width, centred.height) == (200, 100)
     # Fills half of the tighter dimension (height 100 -> 50), centred in the free space.
-    assert centred.foreground == layout.Foreground(top=25, left=75, width=50, height=50)
-    corner = render(photo, scale=1.0, position=[0.0, 1.0])
-    assert corner.foreground == layout.Foreground(top=0, left=0, width=100, height=100)
-    moved = render(photo, position=[1.0, 0.0])
-    assert moved.foreground == layout.Foreground(top=0, left=160, width=40, height=40)
+    assert centred.subject_box == layout.SubjectBox(top=25, left=75, width=50, height=50)
+    corner = rendered(photo, scale=1.0, position=[0.0, 1.0])
+    assert corner.subject_box == layout.SubjectBox(top=0, left=0, width=100, height=100)
+    moved = rendered(photo, position=[1.0, 0.0])
+    assert moved.subject_box == layout.SubjectBox(top=0, left=160, width=40, height=40)
 
 
 def test_roi_clears_the_mask_outside(photo) -> None:
-    out = render(photo, roi=opt.parse_roi("0 0 70px 100%"))
-    assert out.foreground == layout.Foreground(top=20, left=50, width=20, height=40)
+    out = rendered(photo, roi=opt.parse_roi("0 0 70px 100%"))
+    assert out.subject_box == layout.SubjectBox(top=20, left=50, width=20, height=40)
 
 
 def test_channels_alpha_is_the_mask_alone(photo) -> None:
-    img = decoded(render(photo, channels="alpha"))
+    img = decoded(rendered(photo, channels="alpha"))
     assert img.mode == "L"
     assert np.array_equal(np.asarray(img), np.asarray(photo[1]))
 
 
 def test_format_auto_png_when_transparent_jpg_when_not(photo) -> None:
-    assert render(photo, "auto").extension == "png"
-    assert render(photo, "auto", {"bg_color": "#2ec27e"}).extension == "jpg"
-    assert render(photo, "auto", {"bg_color": "#2ec27e80"}).extension == "png"
+    assert rendered(photo, "auto").extension == "png"
+    assert rendered(photo, "auto", {"bg_color": "#2ec27e"}).extension == "jpg"
+    assert rendered(photo, "auto", {"bg_color": "#2ec27e80"}).extension == "png"
 
 
 def test_translucent_bg_color_keeps_alpha(photo) -> None:
-    img = decoded(render(photo, "png", {"bg_color": "#ff000080"}))
+    img = decoded(rendered(photo, "png", {"bg_color": "#ff000080"}))
     assert img.mode == "RGBA" and img.getpixel((0, 0)) == (255, 0, 0, 128)
 
 
 def test_zip_has_color_jpg_and_alpha_png(photo) -> None:
-    out = render(photo, "zip")
+    out = rendered(photo, "zip")
     assert out.content_type == "application/zip" and out.extension == "zip"
     with zipfile.ZipFile(io.BytesIO(out.data)) as archive:
         assert sorted(archive.namelist()) == ["alpha.png", "color.jpg"]
@@ -173,7 +177,7 @@ def test_zip_has_color_jpg_and_alpha_png(photo) -> None:
 def test_background_photo_covers_the_canvas(photo) -> None:
     image, mask = photo
     background = Image.new("RGB", (30, 60), (0, 0, 255))
-    out = engine.compose(image, mask, PAYLOAD, {}, background)
+    out = render.compose(image, mask, PAYLOAD, {}, background)
     assert out.image.size == (200, 100) and out.image.getpixel((0, 0)) == (0, 0, 255)
     assert out.opaque
 
@@ -181,14 +185,14 @@ def test_background_photo_covers_the_canvas(photo) -> None:
 def test_empty_mask_refused_only_when_asked(photo) -> None:
     image, _ = photo
     empty = Image.new("L", image.size, 0)
-    assert engine.compose(image, empty, PAYLOAD, {"crop": True}).foreground.width == 0
+    assert render.compose(image, empty, PAYLOAD, {"crop": True}).subject_box.width == 0
     with pytest.raises(UnknownForeground):
-        engine.compose(image, empty, PAYLOAD, {"require_foreground": True})
+        render.compose(image, empty, PAYLOAD, {"require_foreground": True})
 
 
 def test_size_limit_shrinks_before_segmentation() -> None:
     buf = io.BytesIO()
     Image.new("RGB", (1000, 800), (1, 2, 3)).save(buf, "PNG")
-    image, factor = engine.decode(buf.getvalue(), {"size": "preview"}, 50_000_000)
+    image, factor = decode.photo(buf.getvalue(), {"size": "preview"}, 50_000_000)
     assert image.width * image.height <= 250_000 and image.width * image.height > 240_000
     assert abs(image.width / image.height - 1.25) < 0.01 and factor == image.width / 1000

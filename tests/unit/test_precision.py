@@ -20,10 +20,9 @@ from shared.config import ConfigError, Settings
 from shared.models import DEFAULT_INSTALL, MODELS, parse_names
 from tools.models.derive.calibration import PHOTOS
 from tools.models.install import md5_of
-from worker import cpu, models
-from worker.models import ModelUnavailable, load_segmenter
-from worker.pipeline import segment
+from worker import cpu, segment, sessions
 from worker.precision import MIN_SPEEDUP, check_photos, measure
+from worker.sessions import ModelUnavailable, load_segmenter
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / ".models"
 MEAN_ALPHA_TOLERANCE, IOU_TOLERANCE = 0.01, 0.98
@@ -35,7 +34,7 @@ def _settings(**env: str) -> Settings:
 
 
 def _alpha(image: Image.Image, segmenter, refine_mode: str = "guided") -> np.ndarray:
-    return np.asarray(segment(image, segmenter, refine_mode), np.float32) / 255.0
+    return np.asarray(segment.mask(image, segmenter, refine_mode), np.float32) / 255.0
 
 
 def test_every_derived_file_is_installed_with_its_pinned_hash() -> None:
@@ -51,7 +50,7 @@ def test_check_photos_are_not_calibration_photos() -> None:
 @pytest.fixture()
 def fresh_choice(monkeypatch):
     """choose_precision decides once per process: each test starts undecided."""
-    monkeypatch.setattr(models, "_CHOICES", {})
+    monkeypatch.setattr(sessions, "_CHOICES", {})
 
 
 @pytest.mark.slow
@@ -63,14 +62,14 @@ def test_each_precision_rule_gives_the_right_outcome_on_this_cpu(name: str, fres
     assert int8.precision == "int8" and not int8.fixed_batch
     check = measure(fp32, int8)
     here = cpu.current()
-    auto = models.choose_precision(_settings(MODEL_NAME=name, MODEL_PRECISION="auto"))
-    models._CHOICES.clear()
+    auto = sessions.choose_precision(_settings(MODEL_NAME=name, MODEL_PRECISION="auto"))
+    sessions._CHOICES.clear()
     if not check.accurate:
         # This CPU's int8 kernels are off: auto serves fp32, an explicit int8 is refused with
         # the CPU and the figure named.
         assert auto.precision == "fp32" and ("below" in auto.reason or "above" in auto.reason)
         with pytest.raises(ModelUnavailable, match="MODEL_PRECISION=int8 refused") as refused:
-            models.choose_precision(_settings(MODEL_NAME=name, MODEL_PRECISION="int8"))
+            sessions.choose_precision(_settings(MODEL_NAME=name, MODEL_PRECISION="int8"))
         assert here.model in str(refused.value)
         return
     # Accurate here: the served cut-out (after refinement) is within the stated tolerance,
@@ -83,7 +82,7 @@ def test_each_precision_rule_gives_the_right_outcome_on_this_cpu(name: str, fres
         iou = (fg_a & fg_b).sum() / max((fg_a | fg_b).sum(), 1)
         assert mean <= MEAN_ALPHA_TOLERANCE, (name, i, mean)
         assert iou >= IOU_TOLERANCE, (name, i, iou)
-    assert models.choose_precision(_settings(MODEL_NAME=name,
+    assert sessions.choose_precision(_settings(MODEL_NAME=name,
                                              MODEL_PRECISION="int8")).precision == "int8"
     # auto's own timing ran separately from `check`'s: only a clear result in one is
     # compared with the other (timings on a shared host move by some per cent).
@@ -98,8 +97,8 @@ def test_fp32_runs_no_check(fresh_choice, monkeypatch) -> None:
     def fail(*_args, **_kwargs):
         raise AssertionError("fp32 must not run the self-check")
 
-    monkeypatch.setattr(models, "measure", fail)
-    choice = models.choose_precision(_settings(MODEL_NAME="u2netp", MODEL_PRECISION="fp32"))
+    monkeypatch.setattr(sessions, "measure", fail)
+    choice = sessions.choose_precision(_settings(MODEL_NAME="u2netp", MODEL_PRECISION="fp32"))
     assert (choice.precision, choice.check) == ("fp32", None)
     assert "as configured" in choice.reason
 
@@ -108,7 +107,7 @@ def test_auto_on_a_model_without_int8_is_fp32(fresh_choice) -> None:
     settings = Settings.from_env({"APP_ENV": "development", "U2NET_HOME": "/nonexistent",
                                   "MODEL_NAME": "isnet"})
     assert settings.model_precision == "auto"  # the default
-    choice = models.choose_precision(settings)
+    choice = sessions.choose_precision(settings)
     assert choice.precision == "fp32" and "no int8 file" in choice.reason
 
 
@@ -124,8 +123,8 @@ def test_derived_fp32_graph_gives_the_shipped_files_mask() -> None:
     derived = load_segmenter(_settings(), "u2netp", "fp32")
     assert shipped.fixed_batch and not derived.fixed_batch
     photo = check_photos()[0]
-    a = np.asarray(segment(photo, shipped, "none"), np.int16)
-    b = np.asarray(segment(photo, derived, "none"), np.int16)
+    a = np.asarray(segment.mask(photo, shipped, "none"), np.int16)
+    b = np.asarray(segment.mask(photo, derived, "none"), np.int16)
     assert np.abs(a - b).max() <= 1
 
 

@@ -18,8 +18,8 @@ from tools.quality.dataset import Pair, load
 from tools.quality.peer import rembg_alpha, rembg_session
 from tools.quality.run import DEFAULT_DATA
 from tools.quality.synthetic import pairs as synthetic_pairs
-from worker.models import load_segmenter
-from worker.pipeline import segment
+from worker import segment
+from worker.sessions import load_segmenter
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / ".models"
 PAIRS_PER_SET = 3
@@ -42,7 +42,7 @@ def _compare(pairs: list[Pair], default_model) -> dict[str, float]:
     segmenter, peer, settings = default_model
     ours, theirs = [], []
     for pair in pairs:
-        mask = segment(pair.image, segmenter, settings.refine, settings.tta_flip)
+        mask = segment.mask(pair.image, segmenter, settings.refine, settings.tta_flip)
         alpha = np.asarray(mask, np.float32) / 255.0
         ours.append(metrics.score(alpha, pair.alpha, False, pair.valid))
         theirs.append(metrics.score(rembg_alpha(peer, pair.image), pair.alpha, False,

@@ -14,10 +14,11 @@ from PIL import Image
 
 from shared.config import Settings
 from shared.models import MODELS
-from worker import models
+from worker import segment, sessions
+from worker.decode import upright_rgb
 from worker.inference import Segmenter
-from worker.models import ModelUnavailable, load_segmenter
-from worker.pipeline import composite, decode, segment
+from worker.render import composite
+from worker.sessions import ModelUnavailable, load_segmenter
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / ".models"
 
@@ -44,7 +45,7 @@ def u2netp_segmenter() -> Segmenter:
 def astronaut() -> Image.Image:
     from skimage import data as skdata
 
-    return decode(_save(Image.fromarray(skdata.astronaut()), "PNG"), 10_000_000)
+    return upright_rgb(_save(Image.fromarray(skdata.astronaut()), "PNG"), 10_000_000)
 
 
 @pytest.mark.timeout(120)
@@ -57,7 +58,7 @@ def test_segment_without_refinement_matches_rembg_remove(u2netp_segmenter, astro
         reference = rembg.remove(astronaut, session=rembg.new_session("u2netp"))
     finally:
         os.environ.pop("U2NET_HOME") if old is None else os.environ.update(U2NET_HOME=old)
-    mask = segment(astronaut, u2netp_segmenter, "none")
+    mask = segment.mask(astronaut, u2netp_segmenter, "none")
     assert mask.mode == "L" and mask.size == astronaut.size
     alpha = np.asarray(mask).astype(int)
     assert alpha.max() > 200 and alpha.min() < 50  # a real mask, not a constant
@@ -70,9 +71,9 @@ def test_segment_without_refinement_matches_rembg_remove(u2netp_segmenter, astro
 @pytest.mark.timeout(120)
 def test_guided_refinement_keeps_the_subject_and_moves_edges(u2netp_segmenter,
                                                              astronaut) -> None:
-    plain = np.asarray(segment(astronaut, u2netp_segmenter, "none")).astype(int)
-    refined = np.asarray(segment(astronaut, u2netp_segmenter, "guided")).astype(int)
-    flipped = np.asarray(segment(astronaut, u2netp_segmenter, "guided", flip=True)).astype(int)
+    plain = np.asarray(segment.mask(astronaut, u2netp_segmenter, "none")).astype(int)
+    refined = np.asarray(segment.mask(astronaut, u2netp_segmenter, "guided")).astype(int)
+    flipped = np.asarray(segment.mask(astronaut, u2netp_segmenter, "guided", flip=True)).astype(int)
     assert refined.shape == plain.shape == flipped.shape
     # Same subject (foregrounds agree almost everywhere) but not the same edges.
     agree = ((refined >= 128) == (plain >= 128)).mean()
@@ -95,7 +96,7 @@ def test_every_default_model_segments_the_photo(astronaut) -> None:
 
     settings = Settings.from_env({"APP_ENV": "development", "U2NET_HOME": str(MODEL_DIR)})
     for name in parse_names(DEFAULT_INSTALL):
-        alpha = np.asarray(segment(astronaut, load_segmenter(settings, name)))
+        alpha = np.asarray(segment.mask(astronaut, load_segmenter(settings, name)))
         assert alpha.shape == (512, 512)
         assert alpha.max() > 200 and alpha.min() < 50, name
 
@@ -115,8 +116,8 @@ def test_missing_weights_are_refused_with_the_fix(tmp_path) -> None:
     settings = Settings.from_env({"APP_ENV": "development", "U2NET_HOME": str(tmp_path),
                                   "MODEL_NAME": "u2net"})
     with pytest.raises(ModelUnavailable, match="make setup"):
-        models.check_startup(settings)
+        sessions.check_startup(settings)
     # Right name, wrong file.
     shutil.copy(MODEL_DIR / "u2netp-fp32.onnx", tmp_path / MODELS["u2net"].file_for("fp32")[0])
     with pytest.raises(ModelUnavailable, match="md5"):
-        models.check_startup(dataclasses.replace(settings))
+        sessions.check_startup(dataclasses.replace(settings))

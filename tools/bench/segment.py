@@ -27,9 +27,8 @@ def run(model: str, images: dict[str, bytes], sizes: list[str]) -> list[Run]:
     from PIL import Image
 
     from shared.config import Settings
-    from worker import refine_fast
-    from worker.models import load_segmenter
-    from worker.pipeline import segment
+    from worker import refine, segment
+    from worker.sessions import load_segmenter
 
     home = os.environ.get("U2NET_HOME", ".models")
     providers = os.environ.get("BENCH_ORT_PROVIDERS", "CPUExecutionProvider")
@@ -41,12 +40,12 @@ def run(model: str, images: dict[str, bytes], sizes: list[str]) -> list[Run]:
     options.intra_op_num_threads = 1
     peer = rembg.new_session(model, providers=["CPUExecutionProvider"], sess_opts=options)
     ours = {p: load_segmenter(settings, model, p) for p in ("fp32", "int8")}
-    refine_fast.warm()
+    refine.warm()
     contenders = {REMBG: lambda img: peer.predict(img)}
     for precision, seg in ours.items():
         for mode in ("guided", "none"):
             contenders[f"segment: ours {precision} {mode}{tag}"] = (
-                lambda img, seg=seg, mode=mode: segment(img, seg, mode))
+                lambda img, seg=seg, mode=mode: segment.mask(img, seg, mode))
     runs = []
     for size in sizes:
         say(f"segment stage, {size}: {len(contenders)} contenders x {ROUNDS} rounds")

@@ -1,7 +1,7 @@
 """The worker's segment step on a GPU: img/s and p50 by batch size (tools/gpu/check.sh runs it).
 
 For each execution provider asked for (CUDA, and TensorRT when it is available) it loads the
-largest model we ship through the worker's own loader (worker.models.load_segmenter: md5
+largest model we ship through the worker's own loader (worker.sessions.load_segmenter: md5
 check, and a refusal when the provider is not active), then, at 1024x1024, for batch sizes
 1, 4, 8 and 16: prepares the batch (resize, normalise), runs it in one call, and refines
 every map to a full-size alpha, as a micro-batching worker does (MICRO_BATCH_SIZE).
@@ -20,8 +20,8 @@ from pathlib import Path
 from PIL import Image
 
 from shared.config import Settings
-from worker import refine_fast
-from worker.models import ModelUnavailable, load_segmenter
+from worker import refine
+from worker.sessions import ModelUnavailable, load_segmenter
 
 BATCHES = (1, 4, 8, 16)
 MODEL = os.environ.get("GPU_MODEL", "u2net")
@@ -53,7 +53,7 @@ def measure(provider: str, batch: int, images: list[Image.Image]) -> dict:
         maps = seg.run(x)
         t2 = time.perf_counter()
         for image, prob in zip(images[:batch], maps, strict=True):
-            refine_fast.refine_uint8(image, prob)
+            refine.guided_alpha(image, prob)
         latencies.append(time.perf_counter() - t0)
         model_only.append(t2 - t1)
     p50 = statistics.median(latencies)
@@ -71,7 +71,7 @@ def main() -> int:
     if "TensorrtExecutionProvider" in ort.get_available_providers():
         wanted.insert(0, "TensorrtExecutionProvider")
     images = photos(max(BATCHES))
-    refine_fast.warm()
+    refine.warm()
     rows = []
     for provider in wanted:
         for batch in BATCHES:

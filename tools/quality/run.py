@@ -26,10 +26,9 @@ from tools.quality import metrics, report
 from tools.quality.dataset import Pair, load
 from tools.quality.peer import rembg_alpha, rembg_session
 from tools.quality.synthetic import pairs as synthetic_pairs
-from worker import refine
+from worker import refine, segment
 from worker.inference import Segmenter
-from worker.models import load_segmenter
-from worker.pipeline import segment
+from worker.sessions import load_segmenter
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "quality"
 VARIANTS = ("rembg", "none", "guided", "guided+flip")
@@ -70,23 +69,9 @@ def run_model(segs: dict[str, Segmenter], peer, pair: Pair) -> tuple[dict, dict,
         for name, prob, t_model in (("none", plain, t_plain), ("guided", plain, t_plain),
                                     ("guided+flip", both, t_plain + t_mirror)):
             mode = "none" if name == "none" else "guided"
-            mask, t_post = _timed(_post, pair.image, prob, mode)
+            mask, t_post = _timed(segment.mask_from_map, pair.image, prob, mode)
             alphas[name + suffix], seconds[name + suffix] = _alpha(mask), t_model + t_post
     return alphas, seconds, first
-
-
-class _Fixed:
-    """A segmenter stand-in that returns a precomputed map (for the ensemble's post step)."""
-
-    def __init__(self, prob: np.ndarray) -> None:
-        self.prob = prob
-
-    def probability(self, image: Image.Image, flip: bool = False) -> np.ndarray:
-        return self.prob
-
-
-def _post(image: Image.Image, prob: np.ndarray, mode: str) -> Image.Image:
-    return segment(image, _Fixed(prob), mode)  # type: ignore[arg-type]
 
 
 def _mean_maps(maps: list[np.ndarray]) -> np.ndarray:
@@ -122,8 +107,8 @@ def evaluate(sets: list[list[Pair]], models: list[str], settings: Settings, thre
         for pairs in sets:
             for pair in pairs:
                 key = (pair.set_name, pair.stem)
-                mask, t_post = _timed(_post, pair.image, _mean_maps(ensemble_maps[key]),
-                                      "guided")
+                mask, t_post = _timed(segment.mask_from_map, pair.image,
+                                      _mean_maps(ensemble_maps[key]), "guided")
                 results["per_image"].append({
                     "model": "+".join(models), "variant": "guided+flip", "set": pair.set_name,
                     "image": pair.stem, "seconds": ensemble_secs[key] + t_post,

@@ -1,4 +1,4 @@
-"""Foreground colour estimation: edges lose the old background's colour, opaque pixels stay."""
+"""worker/edge_colours.py: edges lose the old background's colour, opaque pixels stay."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from worker import foreground, foreground_fast
+from tests.reference import edge_colours_numpy
+from worker import edge_colours
 
 # The numpy reference and the compiled version the worker runs: the same behaviour.
-IMPLEMENTATIONS = pytest.mark.parametrize("impl", [foreground, foreground_fast],
+IMPLEMENTATIONS = pytest.mark.parametrize("impl", [edge_colours_numpy, edge_colours],
                                           ids=["numpy", "compiled"])
 
 
@@ -57,8 +58,8 @@ def test_the_compiled_estimate_matches_the_numpy_one(size: tuple[int, int]) -> N
     y, x = np.mgrid[0:size[1], 0:size[0]].astype(np.float32)
     d = np.hypot((x - size[0] / 2) / size[0], (y - size[1] / 2) / size[1])
     mask = Image.fromarray(np.rint(np.clip((0.3 - d) * 12, 0, 1) * 255).astype(np.uint8), "L")
-    want = np.asarray(foreground.estimate(photo, mask)).astype(int)
-    got = np.asarray(foreground_fast.estimate(photo, mask)).astype(int)
+    want = np.asarray(edge_colours_numpy.estimate(photo, mask)).astype(int)
+    got = np.asarray(edge_colours.estimate(photo, mask)).astype(int)
     assert got.shape == want.shape == (size[1], size[0], 3)
     diff = np.abs(got - want)
     assert diff.max() <= 1 and diff.mean() < 1e-2, (diff.max(), diff.mean())

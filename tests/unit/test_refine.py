@@ -1,4 +1,4 @@
-"""The compiled refinement gives refine.refine()'s alpha, to within one level of 255."""
+"""worker/refine.py's compiled refinement gives the numpy reference's alpha, within 1 of 255."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from worker import refine, refine_fast
-from worker.pipeline import to_uint8
+from tests.reference import refine_numpy
+from worker import refine
 
 
 def _blob(side: int = 320) -> np.ndarray:
@@ -21,8 +21,8 @@ def test_compiled_refinement_matches_the_numpy_one(size: tuple[int, int]) -> Non
     from skimage import data as skdata
 
     photo = Image.fromarray(skdata.astronaut()).resize(size, Image.Resampling.BILINEAR)
-    want = to_uint8(refine.refine(photo, _blob())).astype(int)
-    got = refine_fast.refine_uint8(photo, _blob())
+    want = refine_numpy.to_uint8(refine_numpy.refine(photo, _blob())).astype(int)
+    got = refine.guided_alpha(photo, _blob())
     assert got.dtype == np.uint8 and got.shape == (size[1], size[0])
     diff = np.abs(got.astype(int) - want)
     assert diff.max() <= 1 and diff.mean() < 1e-3, (diff.max(), diff.mean())
@@ -30,5 +30,5 @@ def test_compiled_refinement_matches_the_numpy_one(size: tuple[int, int]) -> Non
 
 def test_a_tiny_or_grey_photo_is_refined_too() -> None:
     grey = Image.new("L", (5, 3), 128)
-    out = refine_fast.refine_uint8(grey, _blob(8))
+    out = refine.guided_alpha(grey, _blob(8))
     assert out.shape == (3, 5)

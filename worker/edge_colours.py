@@ -1,13 +1,19 @@
-"""The blur-fusion foreground estimate of worker/foreground.py in compiled loops (numba).
+"""Edge colours: the subject's own colour under semi-transparent edge pixels, no old background.
 
-foreground.estimate() in numpy and scipy filters 14 float channels at the working size,
-then divides, corrects and clips in a dozen more passes; at 1024x1024 that took ~140 ms on
-one core, more than the guided refinement. Here each fusion pass is one kernel that writes
-its seven planes (alpha, the weighted foreground and background colours) from the reduced
-photo's bytes, the box means run in place (worker/box_filter.py), and the full-resolution
-correction visits only the mixed pixels, interpolating the local means on the fly. The
-colours match foreground.estimate() to within one level of 255
-(tests/unit/test_foreground.py).
+A pixel on a hair strand or a soft edge is a mix, I = a F + (1 - a) B, of the subject's colour
+F and the old background B. Cutting out with F = I keeps B's share in it: a light fringe
+around a subject shot on a light wall, visible on any new background. Blur-fusion (Forte and
+Pitie, "Approximate Fast Foreground Colour Estimation", ICIP 2021) estimates F from local
+means of the confident foreground and background with two box-filter passes (radius 90,
+then 6), which is linear in the pixel count. Opaque pixels keep their colour (F = I at a = 1).
+
+It runs as compiled loops (numba): each fusion pass is one kernel that writes its seven planes
+(alpha, the weighted foreground and background colours) from the reduced photo's bytes, the
+box means run in place (worker/box_filter.py), and the full-resolution correction visits only
+the mixed pixels, interpolating the local means on the fly. The same estimate in numpy and
+scipy filters (~140 ms at 1024x1024 on one core, more than the guided refinement) is the
+reference the unit tests hold this one to, within one level of 255
+(tests/reference/edge_colours_numpy.py, tests/unit/test_edge_colours.py).
 """
 
 from __future__ import annotations
@@ -17,7 +23,6 @@ import numpy as np
 from PIL import Image
 
 from worker.box_filter import box_mean, taps, uniform_window
-from worker.foreground import fusion_radii
 from worker.refine import working_size
 
 _EPS = 1e-5
@@ -95,8 +100,19 @@ def _bilinear(plane: np.ndarray, y0: int, y1: int, fy: float, x0: int, x1: int,
     return top + fy * (bottom - top)
 
 
+def fusion_radii(size: tuple[int, int], small_size: tuple[int, int]) -> tuple[int, int]:
+    """Box widths of the two passes (90 and 6 at full size), scaled to the reduced copy."""
+    scale = max(small_size) / max(size)
+    return max(3, round(90 * scale)), max(3, round(6 * scale))
+
+
 def estimate(image: Image.Image, mask: Image.Image, work_side: int = 768) -> Image.Image:
-    """foreground.estimate(), compiled: the subject's colour under every mixed pixel."""
+    """The subject's own colour under every pixel (RGB, image's size); image where opaque.
+
+    The local means are smooth by construction: they are computed on a copy whose longer
+    side is work_side (radii scaled with it), and only the mixed pixels are corrected at
+    full resolution, so the cost follows the edge's length more than the photo's size.
+    """
     alpha8 = np.asarray(mask)
     if not ((alpha8 > 0) & (alpha8 < 255)).any():
         return image  # a hard mask: nothing is mixed

@@ -1,13 +1,9 @@
-"""Foreground colour for semi-transparent edge pixels: no halo of the old background.
+"""The blur-fusion edge colour estimate in numpy and scipy: the reference of worker/edge_colours.py.
 
-A pixel on a hair strand or a soft edge is a mix, I = a F + (1 - a) B, of the subject's colour
-F and the old background B. Cutting out with F = I keeps B's share in it: a light fringe
-around a subject shot on a light wall, visible on any new background. Blur-fusion (Forte and
-Pitie, "Approximate Fast Foreground Colour Estimation", ICIP 2021) estimates F from local
-means of the confident foreground and background with two box-filter passes (radius 90,
-then 6), which is linear in the pixel count. Opaque pixels keep their colour (F = I at a = 1).
-This is the reference in numpy; the worker runs the same in compiled loops
-(worker/foreground_fast.py).
+Forte and Pitie, "Approximate Fast Foreground Colour Estimation" (ICIP 2021), as the paper gives
+it: two fusion passes of box-filtered foreground and background means on a reduced copy, then
+the mixed pixels corrected at full resolution. The worker runs the same steps in compiled loops;
+tests/unit/test_edge_colours.py compares the two, within one level of 255.
 """
 
 from __future__ import annotations
@@ -16,6 +12,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from worker.edge_colours import fusion_radii
 from worker.refine import working_size
 
 _EPS = 1e-5
@@ -49,19 +46,8 @@ def _sample(x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
                      for c in range(x.shape[-1])], axis=-1)
 
 
-def fusion_radii(size: tuple[int, int], small_size: tuple[int, int]) -> tuple[int, int]:
-    """Box widths of the two passes (90 and 6 at full size), scaled to the reduced copy."""
-    scale = max(small_size) / max(size)
-    return max(3, round(90 * scale)), max(3, round(6 * scale))
-
-
 def estimate(image: Image.Image, mask: Image.Image, work_side: int = 768) -> Image.Image:
-    """The subject's own colour under every pixel (RGB, image's size); image where opaque.
-
-    The local means are smooth by construction: they are computed on a copy whose longer
-    side is work_side (radii scaled with it), and only the mixed pixels are corrected at
-    full resolution, so the cost follows the edge's length more than the photo's size.
-    """
+    """The subject's own colour under every pixel, as worker.edge_colours.estimate()."""
     alpha8 = np.asarray(mask)
     soft = (alpha8 > 0) & (alpha8 < 255)
     if not soft.any():

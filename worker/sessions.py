@@ -21,7 +21,7 @@ from worker.batching import MicroBatcher
 from worker.inference import ProbabilityModel, Segmenter
 from worker.precision import Choice, Int8Refused, decide, measure
 
-log = logging.getLogger("worker.models")
+log = logging.getLogger("worker.sessions")
 
 _SEGMENTER: ProbabilityModel | None = None
 # The precision served per (model, MODEL_PRECISION, U2NET_HOME): chosen once by check_startup
