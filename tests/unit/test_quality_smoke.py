@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from shared.config import Settings
-from tools.quality import metrics
+from tools.quality import scores
 from tools.quality.dataset import Pair, load
+from tools.quality.evaluate import DEFAULT_DATA
 from tools.quality.peer import rembg_alpha, rembg_session
-from tools.quality.run import DEFAULT_DATA
 from tools.quality.synthetic import pairs as synthetic_pairs
 from worker import segment
 from worker.sessions import load_segmenter
@@ -44,8 +44,8 @@ def _compare(pairs: list[Pair], default_model) -> dict[str, float]:
     for pair in pairs:
         mask = segment.mask(pair.image, segmenter, settings.refine, settings.tta_flip)
         alpha = np.asarray(mask, np.float32) / 255.0
-        ours.append(metrics.score(alpha, pair.alpha, False, pair.valid))
-        theirs.append(metrics.score(rembg_alpha(peer, pair.image), pair.alpha, False,
+        ours.append(scores.score(alpha, pair.alpha, False, pair.valid))
+        theirs.append(scores.score(rembg_alpha(peer, pair.image), pair.alpha, False,
                                     pair.valid))
     mean = {f"{who}_{k}": float(np.mean([r[k] for r in rows]))
             for who, rows in (("ours", ours), ("rembg", theirs)) for k in ("iou", "mae")}

@@ -1,3 +1,3 @@
-from tools.quality.run import main
+from tools.quality.evaluate import main
 
 main()

@@ -22,7 +22,7 @@ from PIL import Image
 
 from shared.config import Settings
 from shared.models import MODELS
-from tools.quality import metrics, report
+from tools.quality import report, scores
 from tools.quality.dataset import Pair, load
 from tools.quality.peer import rembg_alpha, rembg_session
 from tools.quality.synthetic import pairs as synthetic_pairs
@@ -98,7 +98,7 @@ def evaluate(sets: list[list[Pair]], models: list[str], settings: Settings, thre
                     row = {"model": name, "variant": variant, "set": pair.set_name,
                            "image": pair.stem, "seconds": seconds[variant],
                            "megapixels": pair.image.width * pair.image.height / 1e6,
-                           **metrics.score(alpha, pair.alpha, pair.soft, pair.valid)}
+                           **scores.score(alpha, pair.alpha, pair.soft, pair.valid)}
                     if (name, variant) in (thumbs_for, (thumbs_for[0], "rembg")):
                         report.keep_thumbnail(row, pair, alpha)
                     results["per_image"].append(row)
@@ -113,7 +113,7 @@ def evaluate(sets: list[list[Pair]], models: list[str], settings: Settings, thre
                     "model": "+".join(models), "variant": "guided+flip", "set": pair.set_name,
                     "image": pair.stem, "seconds": ensemble_secs[key] + t_post,
                     "megapixels": pair.image.width * pair.image.height / 1e6,
-                    **metrics.score(_alpha(mask), pair.alpha, pair.soft, pair.valid)})
+                    **scores.score(_alpha(mask), pair.alpha, pair.soft, pair.valid)})
     for pairs in sets:
         results["sets"][pairs[0].set_name] = {"pairs": len(pairs), "soft": pairs[0].soft}
     results["summary"] = summarise(results["per_image"])
