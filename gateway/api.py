@@ -5,32 +5,59 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
-from flask_jwt_extended import get_jwt, jwt_required
+from flask import Response
 
 from gateway import forms, jobs
-from gateway.auth import current_user_id
 from gateway.context import runtime
+from gateway.contract import JSON, MULTIPART, Answer, Body, Routes
 from gateway.forms import Upload
-from gateway.ratelimit import rate_limited
-from gateway.schemas import RemoveBackgroundRequest
+from gateway.guards import BEARER, current_key_id, current_user_id
+from gateway.response_models import (
+    IMAGE_TYPES,
+    Credits,
+    Job,
+    JobError,
+    JobIdHeader,
+    RemoveBackgroundResult,
+    ResultData,
+)
+from gateway.schemas import IdempotencyHeader, RemoveBackgroundRequest
 from shared.config import Settings
-from shared.errors import InvalidParameter, JobNotFound, NotFound, StorageError, from_code
+from shared.errors import (
+    ApiError,
+    BadRequest,
+    DependencyDown,
+    IdempotencyMismatch,
+    InputRefused,
+    InputTooLarge,
+    InputUnreachable,
+    InsufficientCredits,
+    InvalidImage,
+    InvalidParameter,
+    JobNotFound,
+    NotFound,
+    Overloaded,
+    ProcessingFailed,
+    ProcessingTimeout,
+    StorageError,
+    UnknownForeground,
+    UnsupportedMediaType,
+    from_code,
+)
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
+routes = Routes("api", __name__, "/api/v1", tag="images", guard=BEARER, rate_limited=True)
+bp = routes.bp
 
 SUCCESS_MESSAGE = "Background removed successfully"
 JOB_ID_HEADER = "X-Job-Id"
 
 
-@bp.get("/user/credits")
-@jwt_required()
-@rate_limited
-def credits() -> Any:
-    """GET /api/v1/user/credits -> {"success": true, "credits": N, "user_id": ID}."""
+@routes.get("/user/credits", answer=Credits, errors=[DependencyDown], tag="account",
+            op="getCredits")
+def credits() -> Credits:
+    """The user's credit balance"""
     user_id = current_user_id()
-    return jsonify({"success": True, "credits": runtime().credits.balance(user_id),
-                    "user_id": user_id})
+    return Credits(success=True, credits=runtime().credits.balance(user_id), user_id=user_id)
 
 
 # The seed's fields first: with several bad fields, the error names the one it always named.
@@ -91,25 +118,32 @@ def _two_sources() -> InvalidParameter:
                             "part) or 'input_image_base64', not several.")
 
 
-@bp.post("/image/remove-background")
-@jwt_required()
-@rate_limited  # before any reservation: a refused request costs nothing
-def remove_background() -> Any:
-    """Reserve a credit, enqueue, wait for the worker, answer as the seed does."""
+@routes.post(
+    "/image/remove-background", headers=IdempotencyHeader,
+    body=Body(RemoveBackgroundRequest, media=(JSON, MULTIPART), parsed=False, files={
+        "input_image": "The image as a file part (or its URL as a plain field)."}),
+    answer=Answer(RemoveBackgroundResult, headers=JobIdHeader),
+    # BadRequest: a multipart body Werkzeug cannot parse (gateway/app.py maps its 400).
+    errors=[InvalidParameter, BadRequest, InsufficientCredits, InputTooLarge, UnsupportedMediaType,
+            InvalidImage, UnknownForeground, IdempotencyMismatch, ProcessingFailed, ApiError,
+            InputUnreachable, InputRefused, Overloaded, DependencyDown, StorageError,
+            ProcessingTimeout])
+def remove_background() -> tuple[RemoveBackgroundResult, JobIdHeader]:
+    """Remove the background of an image
+    Reserves one credit, queues the job and holds the request open until the worker answers (or
+    `REQUEST_TIMEOUT_SECONDS` pass: 504 with where to poll). One credit per image that produced
+    an output; a failed job costs nothing."""
     rt = runtime()
-    params, uploads = parse_request(rt.settings)
-    outcome = jobs.submit(current_user_id(), int(get_jwt()["kid"]), params, uploads)
-    response = jsonify({
-        "success": True,
-        "message": SUCCESS_MESSAGE,
-        "data": {"output_image": rt.storage.url(outcome.result["output_key"]),
-                 "input_image": params["input_image"]},
-        "credits_remaining": outcome.balance_after,
-    })
+    params, uploads = parse_request(rt.settings)  # before any reservation: refusals are free
+    outcome = jobs.submit(current_user_id(), current_key_id(), params, uploads)
+    result = RemoveBackgroundResult(
+        success=True, message=SUCCESS_MESSAGE,
+        data=ResultData(output_image=rt.storage.url(outcome.result["output_key"]),
+                        input_image=params["input_image"]),
+        credits_remaining=outcome.balance_after)
     # An extension in a header, so the seed's body stays as it is: where the job's timings
     # (GET /api/v1/jobs/<id>) and its bytes (.../output, same origin) are.
-    response.headers[JOB_ID_HEADER] = outcome.job_id
-    return response
+    return result, JobIdHeader(job_id=outcome.job_id)
 
 
 def own_job(job_id: str) -> dict[str, Any]:
@@ -124,33 +158,36 @@ def own_job(job_id: str) -> dict[str, Any]:
     return job
 
 
-@bp.get("/jobs/<job_id>")
-@jwt_required()
-@rate_limited
-def job_status(job_id: str) -> Any:
-    """A job's status; once done the seed's data block (or the error). Owner only, else 404."""
+JOB_ID = {"job_id": "The job id (a UUID); another user's job is 404."}
+
+
+@routes.get("/jobs/<job_id>", params=JOB_ID, answer=Job,
+            errors=[JobNotFound, DependencyDown], op="getJob")
+def job_status(job_id: str) -> Job:
+    """A job's status; once done its data (or error)"""
     job = own_job(job_id)
-    body: dict[str, Any] = {"success": True, "job_id": str(job["id"]), "status": job["status"],
-                            "created_at": job["created_at"].isoformat(),
-                            "finished_at": job["finished_at"] and job["finished_at"].isoformat()}
+    answer = Job(success=True, job_id=str(job["id"]), status=job["status"],
+                 created_at=job["created_at"].isoformat(),
+                 finished_at=job["finished_at"] and job["finished_at"].isoformat(),
+                 timings=job["timings"] or None)  # seconds per worker stage (fetch, ...)
     if job["status"] == "succeeded":
-        body["message"] = SUCCESS_MESSAGE
-        body["data"] = {"output_image": runtime().storage.url(job["output_key"]),
-                        "input_image": job["params"]["input_image"]}
+        answer.message = SUCCESS_MESSAGE
+        answer.data = ResultData(output_image=runtime().storage.url(job["output_key"]),
+                                 input_image=job["params"]["input_image"])
     elif job["status"] == "failed":
         err = from_code(job["error_code"] or "processing_failed", job["error_message"] or None)
-        body["error"] = {"code": err.code, "message": err.message, "status": err.status}
-    if job["timings"]:
-        body["timings"] = job["timings"]  # seconds per worker stage (fetch, segment, ...)
-    return jsonify(body)
+        answer.error = JobError(code=err.code, message=err.message, status=err.status)
+    return answer
 
 
-@bp.get("/jobs/<job_id>/output")
-@jwt_required()
-@rate_limited
+@routes.get("/jobs/<job_id>/output", params=JOB_ID,
+            answer=Answer(media=IMAGE_TYPES, description="The output file."),
+            errors=[NotFound, JobNotFound, DependencyDown, StorageError], op="getJobOutput")
 def job_output(job_id: str) -> Response:
-    """A succeeded job's output bytes, through the gateway: same origin as the web pages
-    (output_image points at S3, another origin), with the owner's token. Owner only."""
+    """A succeeded job's output image, through the gateway
+    The bytes `output_image` points at, from this origin with the owner's token (the web pages
+    use it: they make no request to another origin). 404 for another user's job, one without
+    an output, or an output past its retention."""
     job = own_job(job_id)
     if job["status"] != "succeeded" or not job["output_key"]:
         raise NotFound("This job has no output (yet): see its status.", param="job_id")

@@ -4,33 +4,42 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, g, jsonify, request
-from flask_jwt_extended import JWTManager, create_access_token, get_jwt, jwt_required
+from flask import request
+from flask_jwt_extended import JWTManager, create_access_token, get_jwt
 from pydantic import ValidationError
 
 from gateway.context import error_response, runtime
+from gateway.contract import Answer, Body, Routes
+from gateway.guards import BEARER, accounts
+from gateway.response_models import Token
 from gateway.schemas import TokenRequest
-from gateway.services.accounts import Accounts
-from shared.errors import BadRequest, InvalidApiKey, InvalidToken, TokenExpired, Unauthorized
+from shared.errors import (
+    BadRequest,
+    DependencyDown,
+    InvalidApiKey,
+    InvalidToken,
+    TokenExpired,
+    Unauthorized,
+)
 
-bp = Blueprint("auth", __name__, url_prefix="/api")
+routes = Routes("auth", __name__, "/api", tag="auth")
+bp = routes.bp
 
 
-def accounts() -> Accounts:
-    """Accounts over the current app's database."""
-    return Accounts(runtime().db)
-
-
-def _token_response(user_id: int, key_id: int) -> dict[str, Any]:
+def _token(user_id: int, key_id: int) -> Token:
     settings = runtime().settings
     token = create_access_token(identity=str(user_id), additional_claims={"kid": key_id})
-    return {"access_token": token, "token_type": "bearer",
-            "expires_in": settings.jwt_expires_seconds}
+    return Token(access_token=token, token_type="bearer",  # noqa: S106 - the scheme, no secret
+                 expires_in=settings.jwt_expires_seconds)
 
 
-@bp.post("/token")
-def token() -> Any:
-    """POST /api/token {"key": "..."} -> {"access_token": ...}."""
+# The body is read here, not by the contract: anything that is not {"key": "<string>"} is 400
+# `bad_request` (never 415), whatever its Content-Type.
+@routes.post("/token", body=Body(TokenRequest, parsed=False),
+             answer=Answer(Token, description="An access token."),
+             errors=[BadRequest, InvalidApiKey, DependencyDown], op="createToken")
+def token() -> Token:
+    """Exchange an API key for an access token"""
     raw = request.get_json(silent=True)
     try:
         key = TokenRequest.model_validate(raw).key
@@ -39,22 +48,16 @@ def token() -> Any:
             raise InvalidApiKey() from None  # a string pydantic refuses (a lone surrogate)
         raise BadRequest("Send a JSON body {\"key\": \"YOUR_API_KEY\"}.") from None
     user_id, key_id = accounts().verify_key(key)
-    return jsonify(_token_response(user_id, key_id))
+    return _token(user_id, key_id)
 
 
-@bp.post("/refresh")
-@jwt_required()
-def refresh() -> Any:
-    """POST /api/refresh with a valid (unexpired, unrevoked) token -> a new token."""
+@routes.post("/refresh", guard=BEARER, answer=Answer(Token, description="A new access token."),
+             op="refreshToken")
+def refresh() -> Token:
+    """A new access token for a valid, unexpired one
+    The request body, if any, is ignored."""
     claims = get_jwt()
-    return jsonify(_token_response(int(claims["sub"]), int(claims["kid"])))
-
-
-def current_user_id() -> int:
-    """The user of this request: of its X-Api-Key (remove.bg API), else of its verified token."""
-    if g.get("api_key_user") is not None:
-        return int(g.api_key_user)
-    return int(get_jwt()["sub"])
+    return _token(int(claims["sub"]), int(claims["kid"]))
 
 
 def register_jwt_callbacks(jwt: JWTManager) -> None:

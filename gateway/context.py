@@ -38,6 +38,11 @@ def runtime() -> Runtime:
     return current_app.extensions["bgr"]
 
 
+def removebg_status(err: type[ApiError]) -> int:
+    """The status remove.bg's format answers for one of our error classes."""
+    return _REMOVEBG_ERRORS.get(err.code, (err.status,))[0]
+
+
 def removebg_error(err: ApiError) -> tuple[dict[str, Any], int]:
     """remove.bg's error body and status for one of our errors."""
     status, code, title = _REMOVEBG_ERRORS.get(err.code, (err.status, err.code, err.message))

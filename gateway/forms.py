@@ -94,6 +94,8 @@ def validate(model: type[M], fields: dict[str, Any], first: tuple[str, ...] = ()
     rank = {name: i for i, name in enumerate(first)}
     error = min(errors, key=lambda e: rank.get(str(e["loc"][0]) if e["loc"] else "", len(rank)))
     name = str(error["loc"][0]) if error["loc"] else "body"
+    if error["type"] == "missing":
+        raise InvalidParameter(name, f"'{name}' is required.") from None
     reason = str(error.get("ctx", {}).get("error") or error["msg"])
     raise InvalidParameter(name, f"Invalid value for '{name}': {reason}.") from None
 

@@ -11,16 +11,18 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
-from flask import Blueprint, jsonify
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from gateway.context import runtime
+from gateway.contract import Answer, Routes
+from gateway.response_models import Health, Readiness
 from shared.runtime import Runtime
 from shared.tasks import HEARTBEAT_PREFIX
 
-bp = Blueprint("health", __name__)
+routes = Routes("health", __name__, tag="health")
+bp = routes.bp
 log = logging.getLogger("gateway.health")
 COMPONENTS = ("redis", "postgres", "s3", "workers")
 # A scrape must answer within Prometheus' timeout (10 s by default) even when a dependency
@@ -61,26 +63,28 @@ def check(rt: Runtime) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return components, workers
 
 
-@bp.get("/healthz")
-def healthz() -> Any:
-    """The process is up (no dependency is touched)."""
-    return jsonify({"status": "ok"})
+@routes.get("/healthz", answer=Health)
+def healthz() -> Health:
+    """Liveness: the process is up (no dependency is touched)"""
+    return Health(status="ok")
 
 
-@bp.get("/readyz")
-def readyz() -> Any:
-    """200 when Redis, PostgreSQL, S3 and at least one worker answer; 503 naming what is down."""
+@routes.get("/readyz", answer=[
+    Answer(Readiness, description="Ready."),
+    Answer(Readiness, status=503, description="Not ready: `down` names what is down.")])
+def readyz() -> tuple[Readiness, int]:
+    """Readiness: Redis, PostgreSQL, S3 and at least one worker answer"""
     rt = runtime()
     components, workers = check(rt)
     ready = all(c["ok"] for c in components.values())
     # Live workers per model this gateway serves (0: requests for it wait or answer 503).
     models = {name: sum(1 for w in workers if w.get("model") == name)
               for name in rt.settings.served_models}
-    body = {"status": "ready" if ready else "unavailable",
-            "down": [name for name, c in components.items() if not c["ok"]],
-            "components": components, "workers": workers, "models": models,
-            "default_model": rt.settings.model_name}
-    return jsonify(body), 200 if ready else 503
+    body = Readiness(status="ready" if ready else "unavailable",
+                     down=[name for name, c in components.items() if not c["ok"]],
+                     components=components, workers=workers, models=models,
+                     default_model=rt.settings.model_name)
+    return body, 200 if ready else 503
 
 
 class ReadinessCollector(Collector):

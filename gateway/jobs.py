@@ -20,6 +20,7 @@ from flask import request, url_for
 from gateway.context import runtime
 from gateway.forms import Upload
 from gateway.routing import pick_queue
+from gateway.schemas import MAX_IDEMPOTENCY_KEY
 from shared.config import Settings
 from shared.errors import ApiError, DependencyDown, InvalidParameter, ProcessingTimeout, from_code
 from shared.runtime import Runtime
@@ -27,7 +28,6 @@ from shared.storage import input_key
 from shared.tasks import REMOVE_BACKGROUND, RemoveBackgroundPayload, done_key
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-MAX_IDEMPOTENCY_KEY = 255
 # Longest single BLPOP: below the Redis client's socket read timeout (redis-py 8 defaults
 # to 5 s), or a wait longer than that fails as a socket timeout and answers 504 too early.
 AWAIT_SLICE_SECONDS = 2.0

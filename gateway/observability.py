@@ -13,18 +13,20 @@ from typing import Any
 
 import redis as redis_lib
 from celery.signals import before_task_publish
-from flask import Blueprint, Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, g, request
 from flask_jwt_extended import decode_token
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
+from gateway.contract import Answer, Routes
 from gateway.routing import route_queues
 from shared import logs, metrics
 from shared.tasks import REMOVE_BACKGROUND
 
 log = logging.getLogger("gateway.observability")
-bp = Blueprint("metrics", __name__)
+routes = Routes("metrics", __name__, tag="meta")
+bp = routes.bp
 
 # Requests that hold their thread while a worker segments the image.
 WAITING_ENDPOINTS = frozenset({"api.remove_background"})
@@ -49,10 +51,11 @@ def init_app(app: Flask) -> None:
     before_task_publish.connect(_job_queued, weak=False, dispatch_uid="bgremove-job-queued")
 
 
-@bp.get("/metrics")
+@routes.get("/metrics", op="metrics", answer=Answer(
+    media=("text/plain",), description="The Prometheus text exposition."))
 def metrics_endpoint() -> Response:
-    """Prometheus text exposition: every gunicorn worker's metrics, plus the queue depth and
-    readiness (dependencies, live workers and their models) read at scrape time."""
+    """Prometheus metrics of every gunicorn worker, plus the queue depth
+    And readiness (dependencies, live workers and their models), read at scrape time."""
     from gateway.health import ReadinessCollector
 
     rt = current_app.extensions["bgr"]

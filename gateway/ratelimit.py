@@ -21,8 +21,8 @@ import redis as redis_lib
 from flask import Flask, g, request
 from flask.typing import ResponseReturnValue
 
-from gateway.auth import current_user_id
 from gateway.context import runtime
+from gateway.guards import current_user_id
 from shared.errors import RateLimited
 
 log = logging.getLogger("gateway.ratelimit")

@@ -8,42 +8,56 @@ One credit per image, whatever its size (remove.bg charges 0.25 for a preview).
 from __future__ import annotations
 
 import base64
-import functools
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Response, request
 
 from gateway import forms, jobs
-from gateway.auth import accounts, current_user_id
 from gateway.context import runtime
+from gateway.contract import FORM, JSON, MULTIPART, Answer, Body, Routes
 from gateway.forms import Upload
-from gateway.ratelimit import rate_limited
-from gateway.schemas import RemoveBgRequest
-from shared.errors import InvalidParameter, Unauthorized
+from gateway.guards import API_KEY, current_key_id, current_user_id
+from gateway.removebg_models import (
+    RemoveBgAccount,
+    RemoveBgAccountData,
+    RemoveBgApi,
+    RemoveBgAttributes,
+    RemoveBgCredits,
+    RemoveBgHeaders,
+    RemoveBgResult,
+    RemoveBgResultData,
+)
+from gateway.response_models import IMAGE_TYPES
+from gateway.schemas import IdempotencyHeader, RemoveBgRequest
+from shared.errors import (
+    ApiError,
+    DependencyDown,
+    IdempotencyMismatch,
+    InputRefused,
+    InputTooLarge,
+    InputUnreachable,
+    InsufficientCredits,
+    InvalidImage,
+    InvalidParameter,
+    Overloaded,
+    ProcessingFailed,
+    ProcessingTimeout,
+    StorageError,
+    UnknownForeground,
+    UnsupportedMediaType,
+)
 
-bp = Blueprint("removebg", __name__, url_prefix="/v1.0")
-F = TypeVar("F", bound=Callable[..., Any])
+# remove.bg's statuses and error format (gateway/context.py renders them for /v1.0/).
+routes = Routes("removebg", __name__, "/v1.0", tag="remove.bg", guard=API_KEY,
+                rate_limited=True, wire="removebg")
+bp = routes.bp
+
 
 def _refusal(param: str, code: str, message: str) -> InvalidParameter:
     """A 400 with remove.bg's own code for it (gateway/context.py renders remove.bg's errors)."""
     err = InvalidParameter(param, message)
     err.removebg_code = code  # type: ignore[attr-defined]
     return err
-
-
-def api_key_required(view: F) -> F:
-    """Authenticate by the X-Api-Key header (one of our API keys; no JWT step)."""
-
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        key = request.headers.get("X-Api-Key", "").strip()
-        if not key:
-            raise Unauthorized("Send your API key in the X-Api-Key header.")
-        g.api_key_user, g.api_key_id = accounts().verify_key(key)
-        return view(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def parse_request() -> tuple[RemoveBgRequest, dict[str, Any], list[Upload]]:
@@ -86,43 +100,43 @@ def parse_request() -> tuple[RemoveBgRequest, dict[str, Any], list[Upload]]:
     return req, params, uploads
 
 
-@bp.post("/removebg")
-@api_key_required
-@rate_limited  # before any reservation: a refused request costs nothing
-def removebg() -> Any:
-    """Remove the background: the image itself, or JSON with Accept: application/json."""
-    req, params, uploads = parse_request()
-    outcome = jobs.submit(current_user_id(), g.api_key_id, params, uploads)
+@routes.post(
+    "/removebg", headers=IdempotencyHeader,
+    body=Body(RemoveBgRequest, media=(MULTIPART, FORM, JSON), parsed=False, files={
+        "image_file": "The image file.", "bg_image_file": "A background photo."}),
+    answer=Answer(RemoveBgResult, media=IMAGE_TYPES, headers=RemoveBgHeaders),
+    errors=[InvalidParameter, UnsupportedMediaType, InvalidImage, UnknownForeground,
+            InputUnreachable, InputRefused, InsufficientCredits, InputTooLarge,
+            IdempotencyMismatch, ProcessingFailed, ApiError, Overloaded, DependencyDown,
+            StorageError, ProcessingTimeout])
+def removebg() -> tuple[Response | RemoveBgResult, RemoveBgHeaders]:
+    """remove.bg-compatible: remove the background of an image
+    The image itself, or with `Accept: application/json` its base64 and the foreground box.
+    One credit per image, whatever the size."""
+    req, params, uploads = parse_request()  # before any reservation: refusals are free
+    outcome = jobs.submit(current_user_id(), current_key_id(), params, uploads)
     data, headers = runtime().storage.get(outcome.result["output_key"])
     meta = {name: headers.get(f"x-amz-meta-{name}", "0") for name in
             ("width", "height", "fg-top", "fg-left", "fg-width", "fg-height")}
-    answer_headers = {
-        "X-Credits-Charged": "0" if outcome.replayed else "1",
-        "X-Type": "other" if req.type == "auto" else req.type,
-        "X-Width": meta["width"], "X-Height": meta["height"],
-        "X-Foreground-Top": meta["fg-top"], "X-Foreground-Left": meta["fg-left"],
-        "X-Foreground-Width": meta["fg-width"], "X-Foreground-Height": meta["fg-height"],
-    }
-    if request.accept_mimetypes.best_match(["image/*", "application/json"]) == \
-            "application/json":
-        response = jsonify({"data": {
-            "result_b64": base64.b64encode(data).decode("ascii"),
-            "foreground_top": int(meta["fg-top"]), "foreground_left": int(meta["fg-left"]),
-            "foreground_width": int(meta["fg-width"]),
-            "foreground_height": int(meta["fg-height"])}})
-    else:
-        response = Response(data, mimetype=headers.get("content-type",
-                                                       "application/octet-stream"))
-    response.headers.update(answer_headers)
-    return response
+    answer_headers = RemoveBgHeaders(
+        credits_charged="0" if outcome.replayed else "1",
+        type="other" if req.type == "auto" else req.type,
+        width=meta["width"], height=meta["height"], top=meta["fg-top"], left=meta["fg-left"],
+        box_width=meta["fg-width"], box_height=meta["fg-height"])
+    if request.accept_mimetypes.best_match(["image/*", "application/json"]) == JSON:
+        return RemoveBgResult(data=RemoveBgResultData(
+            result_b64=base64.b64encode(data).decode("ascii"),
+            foreground_top=int(meta["fg-top"]), foreground_left=int(meta["fg-left"]),
+            foreground_width=int(meta["fg-width"]),
+            foreground_height=int(meta["fg-height"]))), answer_headers
+    image = Response(data, mimetype=headers.get("content-type", "application/octet-stream"))
+    return image, answer_headers
 
 
-@bp.get("/account")
-@api_key_required
-@rate_limited
-def account() -> Any:
-    """Credits from our ledger, in remove.bg's shape (all of them pay-as-you-go credits)."""
+@routes.get("/account", answer=RemoveBgAccount, errors=[DependencyDown], op="removebgAccount")
+def account() -> RemoveBgAccount:
+    """remove.bg-compatible: credits from our ledger"""
     balance = runtime().credits.balance(current_user_id())
-    return jsonify({"data": {"attributes": {
-        "credits": {"total": balance, "subscription": 0, "payg": balance, "enterprise": 0},
-        "api": {"free_calls": 0, "sizes": "all"}}}})
+    return RemoveBgAccount(data=RemoveBgAccountData(attributes=RemoveBgAttributes(
+        credits=RemoveBgCredits(total=balance, subscription=0, payg=balance, enterprise=0),
+        api=RemoveBgApi(free_calls=0, sizes="all"))))

@@ -12,11 +12,29 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic.json_schema import models_json_schema
+
+# What the image endpoints' bytes may be (the output formats).
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "application/zip")
+
+
+def omitted(description: str | None = None, **schema: Any) -> Any:
+    """A field left out of the answer while None (the seed's answers omit what does not apply),
+    optional in the schema."""
+    return Field(None, description=description, exclude_if=lambda value: value is None,
+                 json_schema_extra=schema or None)
 
 
 class _Closed(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class JobIdHeader(BaseModel):
+    """Headers of a remove-background answer."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    job_id: str = Field(alias="X-Job-Id",
+                        description="The job's id (an extension: the body is the seed's).")
 
 
 class ErrorDetail(BaseModel):
@@ -50,12 +68,16 @@ class Error(_Closed):
 
 
 class Token(_Closed):
+    """An access token."""
+
     access_token: str = Field(description="An HS256 JWT.")
     token_type: Literal["bearer"]
     expires_in: int = Field(ge=1, description="Seconds.")
 
 
 class Credits(_Closed):
+    """The balance."""
+
     success: Literal[True]
     credits: int
     user_id: int
@@ -68,6 +90,8 @@ class ResultData(_Closed):
 
 
 class RemoveBackgroundResult(_Closed):
+    """The output image."""
+
     success: Literal[True]
     message: str
     data: ResultData
@@ -83,26 +107,30 @@ class JobError(_Closed):
 
 
 class Job(_Closed):
+    """The job."""
+
     success: Literal[True]
     job_id: str = Field(json_schema_extra={"format": "uuid"})
     status: Literal["queued", "running", "succeeded", "failed"]
     created_at: str = Field(json_schema_extra={"format": "date-time"})
     finished_at: str | None = Field(json_schema_extra={"format": "date-time"})
-    message: str | None = Field(None, description="Once succeeded.")
-    data: ResultData | None = None
-    error: JobError | None = None
-    timings: dict[str, float] | None = Field(
-        None, description="Seconds per worker stage (fetch, decode, segment, ...), once it ran.")
+    message: str | None = omitted("Once succeeded.")
+    data: ResultData | None = omitted()
+    error: JobError | None = omitted()
+    timings: dict[str, float] | None = omitted(
+        "Seconds per worker stage (fetch, decode, segment, ...), once it ran.")
 
 
 class Health(_Closed):
+    """Up."""
+
     status: Literal["ok"]
 
 
 class Component(_Closed):
     ok: bool
-    error: str | None = Field(None, description="Why it is down.")
-    count: int | None = Field(None, ge=0, description="`workers`: live ones.")
+    error: str | None = omitted("Why it is down.")
+    count: Annotated[int, Field(ge=0)] | None = omitted("`workers`: live ones.")
 
 
 class Components(_Closed):
@@ -113,19 +141,21 @@ class Components(_Closed):
 
 
 class Worker(BaseModel):
-    """A live worker's heartbeat."""
+    """A live worker's heartbeat (its other fields pass through as the worker wrote them)."""
+
+    model_config = ConfigDict(extra="allow")
 
     hostname: str
     pid: int
     queue: str
-    model: str | None = None
-    providers: list[str] | None = None
-    precision: Literal["fp32", "int8"] | None = Field(
-        None, description="The model file this worker runs (MODEL_PRECISION, auto resolved by "
-                          "the worker's start-up self-check on its CPU).")
-    precision_reason: str | None = Field(
-        None, description='Why, e.g. "int8: agreement 0.995, mean error 0.0045, 1.9x faster '
-                          'than fp32" or "fp32: int8 agreement 0.984 below 0.99 on AMD EPYC".')
+    model: str | None = omitted()
+    providers: list[str] | None = omitted()
+    precision: Literal["fp32", "int8"] | None = omitted(
+        "The model file this worker runs (MODEL_PRECISION, auto resolved by the worker's "
+        "start-up self-check on its CPU).")
+    precision_reason: str | None = omitted(
+        'Why, e.g. "int8: agreement 0.995, mean error 0.0045, 1.9x faster than fp32" or '
+        '"fp32: int8 agreement 0.984 below 0.99 on AMD EPYC".')
 
 
 class Readiness(_Closed):
@@ -143,67 +173,3 @@ class OpenApiDocument(BaseModel):
     openapi: str = Field(pattern=r"^3\.1\.")
     info: dict[str, Any]
     paths: dict[str, Any]
-
-
-# -- remove.bg's ---------------------------------------------------------------------------------
-class RemoveBgErrorItem(BaseModel):
-    title: str
-    code: str
-    detail: str | None = None
-
-
-class RemoveBgError(_Closed):
-    """remove.bg's error format."""
-
-    errors: list[RemoveBgErrorItem] = Field(min_length=1)
-
-
-class RemoveBgResultData(_Closed):
-    result_b64: str = Field(json_schema_extra={"contentEncoding": "base64"})
-    foreground_top: int = Field(ge=0)
-    foreground_left: int = Field(ge=0)
-    foreground_width: int = Field(ge=0)
-    foreground_height: int = Field(ge=0)
-
-
-class RemoveBgResult(_Closed):
-    data: RemoveBgResultData
-
-
-class RemoveBgCredits(BaseModel):
-    total: int
-    subscription: int
-    payg: int
-    enterprise: int
-
-
-class RemoveBgApi(BaseModel):
-    free_calls: int
-    sizes: str
-
-
-class RemoveBgAttributes(BaseModel):
-    credits: RemoveBgCredits
-    api: RemoveBgApi
-
-
-class RemoveBgAccountData(BaseModel):
-    attributes: RemoveBgAttributes
-
-
-class RemoveBgAccount(BaseModel):
-    data: RemoveBgAccountData
-
-
-# Error is not here: gateway/openapi_base.py adds it (ERROR_SCHEMAS) to both documents.
-MODELS: tuple[type[BaseModel], ...] = (
-    Token, Credits, RemoveBackgroundResult, Job, Health, Readiness,
-    OpenApiDocument, RemoveBgError, RemoveBgResult, RemoveBgAccount)
-
-
-def response_schemas(models: tuple[type[BaseModel], ...] = MODELS) -> dict[str, Any]:
-    """components.schemas entries of `models` (every one above by default) and of the models
-    they nest."""
-    _, top = models_json_schema([(m, "serialization") for m in models],
-                                ref_template="#/components/schemas/{model}")
-    return dict(top["$defs"])

@@ -10,12 +10,22 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+)
 
 from shared import options as opt
 from shared.colors import GRADIENT_DIRECTIONS, normalise_color, parse_gradient
+from shared.errors import InvalidParameter
 
 MAX_URL_LENGTH = 2048
+MAX_IDEMPOTENCY_KEY = 255
+MAX_NOTE = 500  # an admin's note on a grant or a new user
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -163,3 +173,63 @@ class RemoveBgRequest(OptionFields):
     shadow_opacity: str | int | None = Field(None, description="Accepted and ignored.")
     semitransparency: bool = Field(True, description="Accepted and ignored: the model's soft "
                                                      "alpha is kept as it is.")
+
+
+class IdempotencyHeader(BaseModel):
+    """The request header both image endpoints take (checked by gateway/jobs.py)."""
+
+    key: str | None = Field(
+        None, alias="Idempotency-Key", min_length=1, max_length=MAX_IDEMPOTENCY_KEY,
+        pattern=r"^[ -~]+$",
+        description="Makes retries safe: a retry with the same key (1 to 255 printable ASCII "
+                    "characters, else 400) within 24 h returns the first result and is charged "
+                    "once; the same key with a different body is 422 `idempotency_key_mismatch`.")
+
+
+# -- admin bodies: each check raises the 400 naming its field, with the admin API's words ----
+def _note(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_NOTE \
+            or not value.isprintable():
+        raise InvalidParameter("note", f"'note' must be 1 to {MAX_NOTE} printable characters "
+                                       "saying why.")
+    return value.strip()
+
+
+def _credits(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):  # JSON true is no number
+        raise InvalidParameter("credits", "'credits' must be an integer.")
+    return value
+
+
+def _email(value: Any) -> str:
+    if not isinstance(value, str):
+        raise InvalidParameter("email", "'email' is required.")
+    return value.strip()
+
+
+_NOTE_SCHEMA = WithJsonSchema({"type": "string", "minLength": 1, "maxLength": MAX_NOTE})
+Note = Annotated[str, BeforeValidator(_note), _NOTE_SCHEMA]
+OptionalNote = Annotated[str | None, BeforeValidator(lambda v: v if v is None else _note(v)),
+                         _NOTE_SCHEMA]
+WholeCredits = Annotated[int, BeforeValidator(_credits)]
+
+
+class CreateUserRequest(BaseModel):
+    """POST /admin/v1/users."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: Annotated[str, BeforeValidator(_email), Field(json_schema_extra={"format": "email"})]
+    # A negative start is refused by shared/admin_ops.py, in its words.
+    credits: Annotated[WholeCredits, Field(json_schema_extra={"minimum": 0})] = 0
+    note: OptionalNote = None
+
+
+class GrantRequest(BaseModel):
+    """POST /admin/v1/users/<id>/credits."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    credits: Annotated[WholeCredits, Field(json_schema_extra={"not": {"const": 0}})] = Field(
+        description="Positive: a grant; negative: a correction.")
+    note: Note
