@@ -24,24 +24,12 @@ from gateway.response_models import (
 from gateway.schemas import IdempotencyHeader, RemoveBackgroundRequest
 from shared.config import Settings
 from shared.errors import (
-    ApiError,
     BadRequest,
     DependencyDown,
-    IdempotencyMismatch,
-    InputRefused,
-    InputTooLarge,
-    InputUnreachable,
-    InsufficientCredits,
-    InvalidImage,
     InvalidParameter,
     JobNotFound,
     NotFound,
-    Overloaded,
-    ProcessingFailed,
-    ProcessingTimeout,
     StorageError,
-    UnknownForeground,
-    UnsupportedMediaType,
     from_code,
 )
 
@@ -124,10 +112,7 @@ def _two_sources() -> InvalidParameter:
         "input_image": "The image as a file part (or its URL as a plain field)."}),
     answer=Answer(RemoveBackgroundResult, headers=JobIdHeader),
     # BadRequest: a multipart body Werkzeug cannot parse (gateway/app.py maps its 400).
-    errors=[InvalidParameter, BadRequest, InsufficientCredits, InputTooLarge, UnsupportedMediaType,
-            InvalidImage, UnknownForeground, IdempotencyMismatch, ProcessingFailed, ApiError,
-            InputUnreachable, InputRefused, Overloaded, DependencyDown, StorageError,
-            ProcessingTimeout])
+    errors=[BadRequest, *jobs.JOB_ERRORS])
 def remove_background() -> tuple[RemoveBackgroundResult, JobIdHeader]:
     """Remove the background of an image
     Reserves one credit, queues the job and holds the request open until the worker answers (or

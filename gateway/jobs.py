@@ -22,10 +22,35 @@ from gateway.forms import Upload
 from gateway.routing import pick_queue
 from gateway.schemas import MAX_IDEMPOTENCY_KEY
 from shared.config import Settings
-from shared.errors import ApiError, DependencyDown, InvalidParameter, ProcessingTimeout, from_code
+from shared.errors import (
+    ApiError,
+    DependencyDown,
+    IdempotencyMismatch,
+    InputRefused,
+    InputTooLarge,
+    InputUnreachable,
+    InsufficientCredits,
+    InvalidImage,
+    InvalidParameter,
+    Overloaded,
+    ProcessingFailed,
+    ProcessingTimeout,
+    StorageError,
+    UnknownForeground,
+    UnsupportedMediaType,
+    from_code,
+)
 from shared.runtime import Runtime
 from shared.storage import input_key
 from shared.tasks import REMOVE_BACKGROUND, RemoveBackgroundPayload, done_key
+
+# What submitting an image job and waiting for it can answer, on either API: the body and its
+# upload (parameters, media type, size, the image itself), the credit, idempotency, the queue
+# and the stores, and the worker's own errors coming back (ApiError: any other code it sends).
+JOB_ERRORS: tuple[type[ApiError], ...] = (
+    InvalidParameter, UnsupportedMediaType, InvalidImage, UnknownForeground, InputUnreachable,
+    InputRefused, InsufficientCredits, InputTooLarge, IdempotencyMismatch, ProcessingFailed,
+    ApiError, Overloaded, DependencyDown, StorageError, ProcessingTimeout)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # Longest single BLPOP: below the Redis client's socket read timeout (redis-py 8 defaults

@@ -30,21 +30,8 @@ from gateway.removebg_models import (
 from gateway.response_models import IMAGE_TYPES
 from gateway.schemas import IdempotencyHeader, RemoveBgRequest
 from shared.errors import (
-    ApiError,
     DependencyDown,
-    IdempotencyMismatch,
-    InputRefused,
-    InputTooLarge,
-    InputUnreachable,
-    InsufficientCredits,
-    InvalidImage,
     InvalidParameter,
-    Overloaded,
-    ProcessingFailed,
-    ProcessingTimeout,
-    StorageError,
-    UnknownForeground,
-    UnsupportedMediaType,
 )
 
 # remove.bg's statuses and error format (gateway/context.py renders them for /v1.0/).
@@ -105,10 +92,7 @@ def parse_request() -> tuple[RemoveBgRequest, dict[str, Any], list[Upload]]:
     body=Body(RemoveBgRequest, media=(MULTIPART, FORM, JSON), parsed=False, files={
         "image_file": "The image file.", "bg_image_file": "A background photo."}),
     answer=Answer(RemoveBgResult, media=IMAGE_TYPES, headers=RemoveBgHeaders),
-    errors=[InvalidParameter, UnsupportedMediaType, InvalidImage, UnknownForeground,
-            InputUnreachable, InputRefused, InsufficientCredits, InputTooLarge,
-            IdempotencyMismatch, ProcessingFailed, ApiError, Overloaded, DependencyDown,
-            StorageError, ProcessingTimeout])
+    errors=list(jobs.JOB_ERRORS))
 def removebg() -> tuple[Response | RemoveBgResult, RemoveBgHeaders]:
     """remove.bg-compatible: remove the background of an image
     The image itself, or with `Accept: application/json` its base64 and the foreground box.
