@@ -14,7 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 # What the image endpoints' bytes may be (the output formats).
-IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "application/zip")
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/avif",
+               "application/zip")
 
 
 def omitted(description: str | None = None, **schema: Any) -> Any:

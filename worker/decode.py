@@ -1,10 +1,11 @@
 """Decode: image bytes -> an upright 8-bit RGB image within the pixel limits.
 
-Only the raster formats people upload are opened, a truncated file or a decompression bomb is
-refused (before its pixels are decoded), the EXIF orientation is applied, and every mode becomes
-8-bit RGB for the model (an input alpha is dropped: the mask decides). The job's photo is then
-shrunk to the output size it asked for (`size`), before segmentation, so that the model works on
-the pixels that are delivered; a background photo is decoded as it is (worker/render.py scales it).
+Only the raster formats people upload are opened (HEIC/HEIF and AVIF, the phones' and the web's,
+included), a truncated file or a decompression bomb is refused (before its pixels are decoded),
+the EXIF orientation is applied, and every mode becomes 8-bit RGB for the model (an input alpha
+is dropped: the mask decides). The job's photo is then shrunk to the output size it asked for
+(`size`), before segmentation, so that the model works on the pixels that are delivered; a
+background photo is decoded as it is (worker/render.py scales it).
 """
 
 from __future__ import annotations
@@ -15,14 +16,21 @@ import struct
 import warnings
 
 import numpy as np
+import pillow_heif
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from shared.errors import InputTooLarge, InvalidImage
+from shared.errors import IMAGE_FORMATS_TEXT, InputTooLarge, InvalidImage
 from shared.options import OutputOptions, size_limit
+
+# HEIC/HEIF (phones) through pillow-heif's opener; AVIF is Pillow's own (libavif). Both read the
+# declared size from the container without decoding, so the pixel checks below refuse a bomb
+# before its pixels are decoded, as for every other format.
+pillow_heif.register_heif_opener()
 
 # Only raster formats people upload; keeps EPS (Ghostscript) and exotic decoders unreachable.
 # "JPEG" also opens MPO (phone-camera JPEGs): Pillow's JPEG opener returns those.
-ALLOWED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+ALLOWED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "HEIF",
+                                    "AVIF")
 
 # What Pillow's decoders raise on malformed input (plugins differ; struct.error is common).
 _DECODE_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError,
@@ -59,8 +67,8 @@ def upright_rgb(data: bytes, max_pixels: int) -> Image.Image:
     except (InvalidImage, InputTooLarge):
         raise
     except _DECODE_ERRORS as exc:
-        raise InvalidImage("The input is not a decodable image (PNG, JPEG, WebP, GIF, BMP "
-                           "or TIFF), or it is truncated.") from exc
+        raise InvalidImage(f"The input is not a decodable image ({IMAGE_FORMATS_TEXT}), or it "
+                           "is truncated.") from exc
 
 
 def _too_large(width: int, height: int, max_pixels: int) -> InputTooLarge:

@@ -1,7 +1,7 @@
-"""Encode: the rendered picture -> the stored file (png, jpg, webp, zip or auto) and its facts.
+"""Encode: the rendered picture -> the stored file (png, jpg, webp, avif, zip or auto), its facts.
 
 PNG goes through libpng with the Paeth filter (imagecodecs: 2x faster than Pillow's fastest
-setting on cutouts), jpg and webp through Pillow at quality 90; zip holds color.jpg and
+setting on cutouts), jpg, webp and avif through Pillow at quality 90; zip holds color.jpg and
 alpha.png, as remove.bg's; auto is jpg for an opaque picture and png otherwise. The facts
 (size, the subject's box) travel as the stored object's metadata: the gateway answers the
 remove.bg API's X-Width and X-Foreground-* headers from them.
@@ -22,8 +22,9 @@ from worker.layout import SubjectBox
 from worker.render import Composed
 
 # output_format -> file extension of the stored result.
-EXTENSIONS: dict[str, str] = {"png": "png", "jpg": "jpg", "webp": "webp"}
-CONTENT_TYPES: dict[str, str] = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp",
+EXTENSIONS: dict[str, str] = {"png": "png", "jpg": "jpg", "webp": "webp", "avif": "avif"}
+CONTENT_TYPES: dict[str, str] = {"png": "image/png", "jpg": "image/jpeg",
+                                 "webp": "image/webp", "avif": "image/avif",
                                  "zip": "application/zip"}
 # zlib strategies for PNG. Z_RLE suits cutouts (long runs of zeroed transparent pixels).
 ZLIB_STRATEGIES = {"default": 0, "filtered": 1, "huffman": 2, "rle": 3, "fixed": 4}
@@ -51,7 +52,7 @@ class Encoded:
 
 def output(composed: Composed, output_format: str, png_level: int = 6,
            png_strategy: str = "rle") -> Encoded:
-    """Encode as png / jpg / webp / zip (color.jpg + alpha.png) / auto (png if transparent)."""
+    """Encode as png / jpg / webp / avif / zip (color.jpg + alpha.png) / auto (png if clear)."""
     fmt = output_format
     if fmt == "auto":
         fmt = "jpg" if composed.opaque and composed.image.mode != "L" else "png"
@@ -72,7 +73,7 @@ def output(composed: Composed, output_format: str, png_level: int = 6,
 
 def image_bytes(image: Image.Image, output_format: str, png_compress_level: int = 6,
                 png_strategy: str = "rle") -> tuple[bytes, str]:
-    """One picture as png / jpg / webp; returns (bytes, content type)."""
+    """One picture as png / jpg / webp / avif; returns (bytes, content type)."""
     buf = io.BytesIO()
     if output_format == "png":
         return _png(image, png_compress_level, png_strategy), CONTENT_TYPES["png"]
@@ -86,10 +87,14 @@ def image_bytes(image: Image.Image, output_format: str, png_compress_level: int 
         elif image.mode != "RGB":
             image = image.convert("RGB")
         image.save(buf, format="JPEG", quality=90)
-    elif output_format == "webp":
+    elif output_format in ("webp", "avif"):
         if image.mode not in ("RGB", "RGBA"):
             image = image.convert("RGBA" if "A" in image.mode else "RGB")
-        image.save(buf, format="WEBP", lossless=False, quality=90)
+        if output_format == "webp":
+            image.save(buf, format="WEBP", lossless=False, quality=90)
+        else:
+            # speed 8 of libavif's 0 (slowest) .. 10: an API answers while the client waits.
+            image.save(buf, format="AVIF", quality=90, speed=8)
     else:
         raise InvalidParameter("output_format")
     return buf.getvalue(), CONTENT_TYPES[output_format]

@@ -5,7 +5,7 @@ import { bytes, el, seconds } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
 const EXTENSIONS = { "image/png": "png", "image/jpeg": "jpg", "image/webp": "webp",
-                     "application/zip": "zip" };
+                     "image/avif": "avif", "application/zip": "zip" };
 let urls = []; // blob: URLs of the shown result, released when the next one replaces it
 
 /** The slider: its value moves the clip edge of the result over the original. */
