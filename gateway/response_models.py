@@ -120,6 +120,8 @@ class Job(_Closed):
     error: JobError | None = omitted()
     timings: dict[str, float] | None = omitted(
         "Seconds per worker stage (fetch, decode, segment, ...), once it ran.")
+    notes: list[str] | None = omitted(
+        "What the worker noted, e.g. an unreadable ICC profile it ignored.")
 
 
 class Health(_Closed):

@@ -107,6 +107,11 @@ class OptionFields(BaseModel):
     roi: Roi = None
     bg_color: Color = None
     bg_image_url: Url = None
+    color_space: Annotated[Literal["original", "srgb"], BeforeValidator(_lower)] = Field(
+        "original", description="Extension: `original` (default) keeps the photo's colour "
+                                "space, its ICC profile embedded in the output, the background "
+                                "colours converted into it; `srgb` converts the output to sRGB "
+                                "(no profile embedded).")
     model: Annotated[str | None, BeforeValidator(_blank_to_none)] = Field(
         None, description="Extension: which of the deployed models cuts the image out "
                           "(`u2netp`, `u2net`, `isnet`; /readyz lists them). Default: the "
@@ -117,8 +122,9 @@ class OptionFields(BaseModel):
         out: dict[str, Any] = {"size": self.size, "channels": self.channels, "crop": self.crop,
                                "crop_margin": self.crop_margin, "scale": self.scale,
                                "position": self.position, "roi": self.roi,
-                               "bg_image_url": self.bg_image_url}
-        defaults = {"channels": "rgba", "crop": False}
+                               "bg_image_url": self.bg_image_url,
+                               "color_space": self.color_space}
+        defaults = {"channels": "rgba", "crop": False, "color_space": "original"}
         return {k: v for k, v in out.items()  # type: ignore[return-value]
                 if v is not None and defaults.get(k) != v}
 

@@ -21,6 +21,7 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from shared.errors import IMAGE_FORMATS_TEXT, InputTooLarge, InvalidImage
 from shared.options import OutputOptions, size_limit
+from worker import colour
 
 # HEIC/HEIF (phones) through pillow-heif's opener; AVIF is Pillow's own (libavif). Both read the
 # declared size from the container without decoding, so the pixel checks below refuse a bomb
@@ -61,7 +62,7 @@ def upright_rgb(data: bytes, max_pixels: int) -> Image.Image:
                     raise _too_large(width, height, max_pixels)
                 img.seek(0)  # animated GIF/WebP: the first frame only
                 img.load()
-                return _to_rgb(_upright(img))
+                return _to_rgb(_upright(img), img.format == "JPEG")
     except Image.DecompressionBombError as exc:
         raise InputTooLarge(f"The input image exceeds the limit of {max_pixels} pixels.") from exc
     except (InvalidImage, InputTooLarge):
@@ -84,9 +85,22 @@ def _upright(img: Image.Image) -> Image.Image:
         return img
 
 
-def _to_rgb(img: Image.Image) -> Image.Image:
-    """Convert any mode to 8-bit RGB for the model; an input alpha is dropped (the mask wins)."""
+def _to_rgb(img: Image.Image, jpeg: bool = False) -> Image.Image:
+    """Convert any mode to 8-bit RGB; an input alpha is dropped (the mask wins).
+
+    An RGB image keeps its pixel values and its ICC profile (info["icc_profile"]: the output
+    keeps its space, worker/colour.py); CMYK is converted to sRGB through its profile; a grey
+    image is read as sRGB grey.
+    """
     mode = img.mode
+    if mode == "CMYK":
+        if jpeg and "adobe" not in img.info:
+            # Pillow reads every CMYK JPEG as Adobe's inverted CMYK; without Adobe's APP14
+            # marker the file stores plain CMYK: undo that inversion.
+            img = Image.eval(img, lambda v: 255 - v)
+        return colour.cmyk_to_rgb(img)
+    if mode not in ("RGB", "RGBA", "P", "PA"):
+        img.info.pop("icc_profile", None)  # a grey (or other) profile: not an RGB space
     if mode == "RGB":
         return img.copy()
     if mode.startswith("I;16") or mode == "I":

@@ -43,6 +43,7 @@ CASES: dict[str, tuple[Callable[[], bytes], str, Expected]] = {
     "gif 4 Gpx screen": (h.gif_bomb_header, "image/gif", (413, "input_too_large")),
     "tiff 10 Gpx header": (h.tiff_bomb_header, "image/tiff", (413, "input_too_large")),
     "png zTXt 64 MB bomb": (h.png_ztxt_bomb, "image/png", (422, "invalid_image")),
+    "png iCCP 64 MB bomb": (h.iccp_bomb_png, "image/png", (422, "invalid_image")),
     "heic 900 Mpx header": (h.heic_bomb_header, "image/heic", (413, "input_too_large")),
     "avif 256 Mpx header": (h.avif_bomb_header, "image/avif", (413, "input_too_large")),
     "avif 10 Gpx header": (h.avif_absurd_header, "image/avif", (422, "invalid_image")),
@@ -77,6 +78,9 @@ CASES: dict[str, tuple[Callable[[], bytes], str, Expected]] = {
     "phone photo exif 6 (90 cw)": (lambda: h.exif_jpeg(6), "image/jpeg", (80, 120)),
     "phone photo exif 8 (90 ccw)": (lambda: h.exif_jpeg(8), "image/jpeg", (80, 120)),
     "broken exif block": (h.broken_exif_jpeg, "image/jpeg", (60, 40)),
+    # ICC profiles: garbage and enormous ones are ignored (the job's record says so)
+    "garbage icc profile": (h.garbage_icc_png, "image/png", (120, 80)),
+    "6 MB icc profile": (h.enormous_icc_jpeg, "image/jpeg", (120, 80)),
 }
 
 
