@@ -47,7 +47,15 @@ export async function showResult({ blob, job, jobId, credits, elapsed, original,
 
   const frame = $("original-frame");
   if (originalUrl) {
-    frame.replaceChildren(el("img", { id: "original", src: originalUrl, alt: "The original" }));
+    const img = el("img", { id: "original", src: originalUrl, alt: "The original" });
+    // HEIC (and AVIF in older browsers) may not display here; the API read it all the same.
+    img.addEventListener("error", () => {
+      $("compare-block").hidden = true;
+      frame.replaceChildren(el("p", { class: "placeholder", id: "no-preview" },
+                               `This browser cannot show ${original.name || "this file"}; it `
+                               + "was sent as it is and the API read it."));
+    }, { once: true });
+    frame.replaceChildren(img);
   } else {
     frame.replaceChildren(el("p", { class: "placeholder" },
                              "Fetched by the API from ", el("code", {}, url),
