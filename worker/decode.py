@@ -15,6 +15,7 @@ import math
 import struct
 import warnings
 
+import imagecodecs
 import numpy as np
 import pillow_heif
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
@@ -35,7 +36,8 @@ ALLOWED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF",
 
 # What Pillow's decoders raise on malformed input (plugins differ; struct.error is common).
 _DECODE_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError,
-                  IndexError, KeyError, TypeError, ZeroDivisionError, struct.error)
+                  IndexError, KeyError, TypeError, ZeroDivisionError, struct.error,
+                  imagecodecs.PngError)
 
 
 def photo(data: bytes, options: OutputOptions, max_pixels: int) -> tuple[Image.Image, float]:
@@ -61,6 +63,8 @@ def upright_rgb(data: bytes, max_pixels: int) -> Image.Image:
                 if width * height > max_pixels:
                     raise _too_large(width, height, max_pixels)
                 img.seek(0)  # animated GIF/WebP: the first frame only
+                if img.format == "PNG" and img.tile and img.tile[0].args in _PNG16:
+                    return _to_rgb(_upright(_rgb16_png(data, img)))
                 img.load()
                 return _to_rgb(_upright(img), img.format == "JPEG")
     except Image.DecompressionBombError as exc:
@@ -70,6 +74,21 @@ def upright_rgb(data: bytes, max_pixels: int) -> Image.Image:
     except _DECODE_ERRORS as exc:
         raise InvalidImage(f"The input is not a decodable image ({IMAGE_FORMATS_TEXT}), or it "
                            "is truncated.") from exc
+
+
+# 16-bit RGB(A) PNGs: Pillow would keep only each sample's high byte (truncating).
+_PNG16 = ("RGB;16B", "RGBA;16B")
+
+
+def _rgb16_png(data: bytes, header: Image.Image) -> Image.Image:
+    """A 16-bit RGB(A) PNG rounded to 8 bits (v / 257, to nearest), its info (profile) kept."""
+    wide = imagecodecs.png_decode(data)[:, :, :3]
+    if wide.dtype != np.uint16 or wide.shape[:2] != (header.height, header.width):
+        raise InvalidImage("The input PNG does not match its header.")
+    narrow = ((wide.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    out = Image.fromarray(narrow, "RGB")
+    out.info = dict(header.info)
+    return out
 
 
 def _too_large(width: int, height: int, max_pixels: int) -> InputTooLarge:

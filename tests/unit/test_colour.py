@@ -6,11 +6,13 @@ The profiles are written by tests/icc.py: an Adobe-RGB-like wide-gamut one and a
 from __future__ import annotations
 
 import io
+import zlib
 
 import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
+from shared.errors import InvalidImage
 from tests import icc
 from worker import colour
 from worker.decode import upright_rgb
@@ -126,3 +128,20 @@ def test_the_profile_is_embedded_in_every_format(fmt: str, mode: str) -> None:
     assert back.info.get("icc_profile") == adobe
     data, _ = image_bytes(Image.new(mode, (16, 16)), fmt)
     assert not Image.open(io.BytesIO(data)).info.get("icc_profile")
+
+
+def test_a_16_bit_png_is_rounded_to_8_bits_and_keeps_its_profile() -> None:
+    from tests.security.hostile_images import _chunk, png_raw
+
+    adobe = icc.adobe_rgb()
+    wide = np.full((4, 6, 3), 0xFF00, ">u2")  # 65280 / 257 = 254.0; its high byte is 255
+    wide[0, 0] = (0, 65535, 0x8000)  # 0, 255, 127.5 -> 128
+    rows = b"".join(b"\x00" + wide[y].tobytes() for y in range(4))
+    iccp = b"ICC Profile\x00\x00" + zlib.compress(adobe)
+
+    img = upright_rgb(png_raw(6, 4, 16, 2, rows, _chunk(b"iCCP", iccp)), MAX_PIXELS)
+    assert img.getpixel((1, 1)) == (254, 254, 254)  # Pillow alone gives 255 (the high byte)
+    assert img.getpixel((0, 0)) == (0, 255, 128)
+    assert img.info["icc_profile"] == adobe
+    with pytest.raises(InvalidImage):
+        upright_rgb(png_raw(6, 4, 16, 2, rows)[:-30], MAX_PIXELS)
