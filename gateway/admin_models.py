@@ -193,6 +193,7 @@ class JobData(Closed):
     error_code: str | None = None
     error_message: str | None = None
     timings: dict[str, Any] | None = None
+    notes: list[str] | None = omitted()
     attempts: int | None = None
     created_at: Timestamp
     started_at: NullableTimestamp = None

@@ -154,7 +154,8 @@ def job_status(job_id: str) -> Job:
     answer = Job(success=True, job_id=str(job["id"]), status=job["status"],
                  created_at=job["created_at"].isoformat(),
                  finished_at=job["finished_at"] and job["finished_at"].isoformat(),
-                 timings=job["timings"] or None)  # seconds per worker stage (fetch, ...)
+                 timings=job["timings"] or None,  # seconds per worker stage (fetch, ...)
+                 notes=job["notes"] or None)
     if job["status"] == "succeeded":
         answer.message = SUCCESS_MESSAGE
         answer.data = ResultData(output_image=runtime().storage.url(job["output_key"]),

@@ -20,6 +20,7 @@ from werkzeug.datastructures import FileStorage
 
 from shared.config import Settings
 from shared.errors import (
+    IMAGE_FORMATS_TEXT,
     InputTooLarge,
     InvalidImage,
     InvalidParameter,
@@ -32,6 +33,9 @@ M = TypeVar("M", bound=BaseModel)
 # What the worker decodes (worker/decode.py ALLOWED_FORMATS), by their first bytes.
 _MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"II*\x00",
           b"MM\x00*")
+# HEIC/HEIF and AVIF are ISO BMFF files: "ftyp" at offset 4, then the major brand.
+_BMFF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1",
+                b"avif", b"avis")
 
 
 @dataclass
@@ -136,6 +140,7 @@ def _checked(upload: Upload, settings: Settings) -> Upload:
         raise _too_large(settings)
     head = upload.stream.read(16)
     upload.stream.seek(0)
-    if not (head.startswith(_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")):
-        raise InvalidImage("The upload is not an image (PNG, JPEG, WebP, GIF, BMP or TIFF).")
+    if not (head.startswith(_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+            or (head[4:8] == b"ftyp" and head[8:12] in _BMFF_BRANDS)):
+        raise InvalidImage(f"The upload is not an image ({IMAGE_FORMATS_TEXT}).")
     return upload

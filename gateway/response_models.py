@@ -14,7 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 # What the image endpoints' bytes may be (the output formats).
-IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "application/zip")
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/avif",
+               "application/zip")
 
 
 def omitted(description: str | None = None, **schema: Any) -> Any:
@@ -119,6 +120,8 @@ class Job(_Closed):
     error: JobError | None = omitted()
     timings: dict[str, float] | None = omitted(
         "Seconds per worker stage (fetch, decode, segment, ...), once it ran.")
+    notes: list[str] | None = omitted(
+        "What the worker noted, e.g. an unreadable ICC profile it ignored.")
 
 
 class Health(_Closed):

@@ -21,7 +21,7 @@ from pydantic import (
 
 from shared import options as opt
 from shared.colors import GRADIENT_DIRECTIONS, normalise_color, parse_gradient
-from shared.errors import InvalidParameter
+from shared.errors import IMAGE_FORMATS_TEXT, InvalidParameter
 
 MAX_URL_LENGTH = 2048
 MAX_IDEMPOTENCY_KEY = 255
@@ -83,9 +83,10 @@ Position = Annotated[str | None, BeforeValidator(_blank_to_none), _parsed(opt.pa
 Roi = Annotated[str | None, BeforeValidator(_blank_to_none), _parsed(opt.parse_roi),
                 Field(description="`x1 y1 x2 y2` in px or %: only this region can be "
                                   "foreground.")]
+INPUT_FORMATS = IMAGE_FORMATS_TEXT
 Base64 = Annotated[str | None, BeforeValidator(_blank_to_none),
                    Field(description="The image file, base64-encoded (a `data:` URI prefix "
-                                     "is allowed).")]
+                                     f"is allowed): {INPUT_FORMATS}.")]
 
 
 class TokenRequest(BaseModel):
@@ -106,6 +107,11 @@ class OptionFields(BaseModel):
     roi: Roi = None
     bg_color: Color = None
     bg_image_url: Url = None
+    color_space: Annotated[Literal["original", "srgb"], BeforeValidator(_lower)] = Field(
+        "original", description="Extension: `original` (default) keeps the photo's colour "
+                                "space, its ICC profile embedded in the output, the background "
+                                "colours converted into it; `srgb` converts the output to sRGB "
+                                "(no profile embedded).")
     model: Annotated[str | None, BeforeValidator(_blank_to_none)] = Field(
         None, description="Extension: which of the deployed models cuts the image out "
                           "(`u2netp`, `u2net`, `isnet`; /readyz lists them). Default: the "
@@ -116,13 +122,15 @@ class OptionFields(BaseModel):
         out: dict[str, Any] = {"size": self.size, "channels": self.channels, "crop": self.crop,
                                "crop_margin": self.crop_margin, "scale": self.scale,
                                "position": self.position, "roi": self.roi,
-                               "bg_image_url": self.bg_image_url}
-        defaults = {"channels": "rgba", "crop": False}
+                               "bg_image_url": self.bg_image_url,
+                               "color_space": self.color_space}
+        defaults = {"channels": "rgba", "crop": False, "color_space": "original"}
         return {k: v for k, v in out.items()  # type: ignore[return-value]
                 if v is not None and defaults.get(k) != v}
 
 
-HeySwapFormat = Literal["png", "jpg", "webp", "zip", "auto"]
+HeySwapFormat = Literal["png", "jpg", "webp", "avif", "zip", "auto"]
+RemoveBgFormat = Literal["png", "jpg", "webp", "zip", "auto"]  # remove.bg's list as it is
 
 
 class RemoveBackgroundRequest(OptionFields):
@@ -131,11 +139,12 @@ class RemoveBackgroundRequest(OptionFields):
     model_config = ConfigDict(extra="forbid", title="RemoveBackgroundRequest")
 
     input_image: Url = Field(None, description="http or https URL of the input image; in a "
-                                               "multipart body also a file part of this name.")
+                                               "multipart body also a file part of this name. "
+                                               f"{INPUT_FORMATS}.")
     input_image_base64: Base64 = None
     output_format: Annotated[HeySwapFormat, BeforeValidator(
         lambda v: "png" if v is None else _lower(v))] = Field(
-        "png", description="png (default), jpg, webp; extensions: zip (color.jpg + "
+        "png", description="png (default), jpg, webp; extensions: avif, zip (color.jpg + "
                            "alpha.png), auto (png when transparent, else jpg).")
     format: Annotated[HeySwapFormat | None, BeforeValidator(
         lambda v: _lower(_blank_to_none(v)))] = Field(
@@ -157,7 +166,7 @@ class RemoveBgRequest(OptionFields):
 
     model_config = ConfigDict(extra="ignore", title="RemoveBgRequest")
 
-    image_url: Url = None
+    image_url: Url = Field(None, description=f"URL of the image: {INPUT_FORMATS}.")
     image_file_b64: Base64 = None
     size: Size = Field("preview", description="Default `preview`, as remove.bg. " + SIZE_TEXT)
     type: Annotated[RemoveBgType, BeforeValidator(_lower)] = Field(
@@ -166,7 +175,7 @@ class RemoveBgRequest(OptionFields):
     type_level: Annotated[Literal["none", "1", "2", "latest"],
                           BeforeValidator(lambda v: str(v).lower())] = Field(
         "none", description="Accepted and ignored (one model serves every type).")
-    format: Annotated[HeySwapFormat, BeforeValidator(_lower)] = "auto"
+    format: Annotated[RemoveBgFormat, BeforeValidator(_lower)] = "auto"
     bg_image_file_b64: Base64 = None
     add_shadow: bool = Field(False, description="Accepted and ignored: no shadow is drawn.")
     shadow_type: str | None = Field(None, description="Accepted and ignored.")

@@ -147,12 +147,16 @@ class Credits:
         _count("reserve")
         return job_id, int(value), False
 
-    def commit(self, job_id: uuid.UUID | str, output_key: str, timings: dict[str, Any]) -> bool:
-        """Mark the job succeeded and charge it once; False if it was already closed as failed."""
+    def commit(self, job_id: uuid.UUID | str, output_key: str, timings: dict[str, Any],
+               notes: list[str] | None = None) -> bool:
+        """Mark the job succeeded and charge it once; False if it was already closed as failed.
+
+        notes: what the job's record should say besides its timings (e.g. an ignored profile).
+        """
         with self.db.connection() as conn, conn.transaction():
             row = conn.execute(q("job_succeeded"), {
-                "job_id": job_id, "output_key": output_key,
-                "timings": json.dumps(timings)}).fetchone()
+                "job_id": job_id, "output_key": output_key, "timings": json.dumps(timings),
+                "notes": json.dumps(notes) if notes else None}).fetchone()
             if row is None:
                 job = conn.execute(q("get_job"), {"job_id": job_id}).fetchone()
                 return bool(job and job["status"] == "succeeded")

@@ -169,6 +169,11 @@ class UnsupportedMediaType(ApiError):
     code = "unsupported_media_type"
 
 
+# The input formats both sides name in their refusals (gateway/forms.py sniffs them,
+# worker/decode.py opens them).
+IMAGE_FORMATS_TEXT = "PNG, JPEG, WebP, GIF, BMP, TIFF, HEIC/HEIF or AVIF"
+
+
 class InvalidImage(ApiError):
     """The input is not a decodable image."""
 

@@ -43,6 +43,7 @@ class OutputOptions(TypedDict, total=False):
     bg_image_url: str | None
     bg_image_key: str | None  # an uploaded background photo, in S3
     require_foreground: bool  # remove.bg answers "unknown_foreground" for an empty mask
+    color_space: str  # "srgb": the output converted to sRGB; missing: the photo's own space
 
 
 def parse_size(value: str) -> str:

@@ -1,10 +1,11 @@
 """Decode: image bytes -> an upright 8-bit RGB image within the pixel limits.
 
-Only the raster formats people upload are opened, a truncated file or a decompression bomb is
-refused (before its pixels are decoded), the EXIF orientation is applied, and every mode becomes
-8-bit RGB for the model (an input alpha is dropped: the mask decides). The job's photo is then
-shrunk to the output size it asked for (`size`), before segmentation, so that the model works on
-the pixels that are delivered; a background photo is decoded as it is (worker/render.py scales it).
+Only the raster formats people upload are opened (HEIC/HEIF and AVIF, the phones' and the web's,
+included), a truncated file or a decompression bomb is refused (before its pixels are decoded),
+the EXIF orientation is applied, and every mode becomes 8-bit RGB for the model (an input alpha
+is dropped: the mask decides). The job's photo is then shrunk to the output size it asked for
+(`size`), before segmentation, so that the model works on the pixels that are delivered; a
+background photo is decoded as it is (worker/render.py scales it).
 """
 
 from __future__ import annotations
@@ -14,19 +15,29 @@ import math
 import struct
 import warnings
 
+import imagecodecs
 import numpy as np
+import pillow_heif
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from shared.errors import InputTooLarge, InvalidImage
+from shared.errors import IMAGE_FORMATS_TEXT, InputTooLarge, InvalidImage
 from shared.options import OutputOptions, size_limit
+from worker import colour
+
+# HEIC/HEIF (phones) through pillow-heif's opener; AVIF is Pillow's own (libavif). Both read the
+# declared size from the container without decoding, so the pixel checks below refuse a bomb
+# before its pixels are decoded, as for every other format.
+pillow_heif.register_heif_opener()
 
 # Only raster formats people upload; keeps EPS (Ghostscript) and exotic decoders unreachable.
 # "JPEG" also opens MPO (phone-camera JPEGs): Pillow's JPEG opener returns those.
-ALLOWED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+ALLOWED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "HEIF",
+                                    "AVIF")
 
 # What Pillow's decoders raise on malformed input (plugins differ; struct.error is common).
 _DECODE_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError,
-                  IndexError, KeyError, TypeError, ZeroDivisionError, struct.error)
+                  IndexError, KeyError, TypeError, ZeroDivisionError, struct.error,
+                  imagecodecs.PngError)
 
 
 def photo(data: bytes, options: OutputOptions, max_pixels: int) -> tuple[Image.Image, float]:
@@ -52,15 +63,32 @@ def upright_rgb(data: bytes, max_pixels: int) -> Image.Image:
                 if width * height > max_pixels:
                     raise _too_large(width, height, max_pixels)
                 img.seek(0)  # animated GIF/WebP: the first frame only
+                if img.format == "PNG" and img.tile and img.tile[0].args in _PNG16:
+                    return _to_rgb(_upright(_rgb16_png(data, img)))
                 img.load()
-                return _to_rgb(_upright(img))
+                return _to_rgb(_upright(img), img.format == "JPEG")
     except Image.DecompressionBombError as exc:
         raise InputTooLarge(f"The input image exceeds the limit of {max_pixels} pixels.") from exc
     except (InvalidImage, InputTooLarge):
         raise
     except _DECODE_ERRORS as exc:
-        raise InvalidImage("The input is not a decodable image (PNG, JPEG, WebP, GIF, BMP "
-                           "or TIFF), or it is truncated.") from exc
+        raise InvalidImage(f"The input is not a decodable image ({IMAGE_FORMATS_TEXT}), or it "
+                           "is truncated.") from exc
+
+
+# 16-bit RGB(A) PNGs: Pillow would keep only each sample's high byte (truncating).
+_PNG16 = ("RGB;16B", "RGBA;16B")
+
+
+def _rgb16_png(data: bytes, header: Image.Image) -> Image.Image:
+    """A 16-bit RGB(A) PNG rounded to 8 bits (v / 257, to nearest), its info (profile) kept."""
+    wide = imagecodecs.png_decode(data)[:, :, :3]
+    if wide.dtype != np.uint16 or wide.shape[:2] != (header.height, header.width):
+        raise InvalidImage("The input PNG does not match its header.")
+    narrow = ((wide.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    out = Image.fromarray(narrow, "RGB")
+    out.info = dict(header.info)
+    return out
 
 
 def _too_large(width: int, height: int, max_pixels: int) -> InputTooLarge:
@@ -76,9 +104,22 @@ def _upright(img: Image.Image) -> Image.Image:
         return img
 
 
-def _to_rgb(img: Image.Image) -> Image.Image:
-    """Convert any mode to 8-bit RGB for the model; an input alpha is dropped (the mask wins)."""
+def _to_rgb(img: Image.Image, jpeg: bool = False) -> Image.Image:
+    """Convert any mode to 8-bit RGB; an input alpha is dropped (the mask wins).
+
+    An RGB image keeps its pixel values and its ICC profile (info["icc_profile"]: the output
+    keeps its space, worker/colour.py); CMYK is converted to sRGB through its profile; a grey
+    image is read as sRGB grey.
+    """
     mode = img.mode
+    if mode == "CMYK":
+        if jpeg and "adobe" not in img.info:
+            # Pillow reads every CMYK JPEG as Adobe's inverted CMYK; without Adobe's APP14
+            # marker the file stores plain CMYK: undo that inversion.
+            img = Image.eval(img, lambda v: 255 - v)
+        return colour.cmyk_to_rgb(img)
+    if mode not in ("RGB", "RGBA", "P", "PA"):
+        img.info.pop("icc_profile", None)  # a grey (or other) profile: not an RGB space
     if mode == "RGB":
         return img.copy()
     if mode.startswith("I;16") or mode == "I":

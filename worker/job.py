@@ -1,7 +1,8 @@
 """One job, start to finish: its stages in the order they run, then the charge or the refund.
 
     fetch      inputs.photo_bytes       the upload from S3, or the URL (SSRF-safe)
-    decode     decode.photo             upright RGB, shrunk to the size asked for
+    decode     decode.photo             upright RGB, shrunk to the size asked for; its colour
+               colour.space_of          space (ICC profile), and the sRGB copy the model sees
     segment    segment.mask             the model's map, refined to a full-size alpha
     composite  edge_colours.estimate    the subject's own colour under its soft edges
                render.compose           roi, crop, scale, position, background, channels
@@ -29,7 +30,7 @@ from shared.options import OutputOptions
 from shared.runtime import Runtime
 from shared.storage import output_key
 from shared.tasks import JobResult, RemoveBackgroundPayload, publish_result
-from worker import decode, edge_colours, encode, inputs, render, segment, sessions
+from worker import colour, decode, edge_colours, encode, inputs, render, segment, sessions
 
 log = logging.getLogger("worker.job")
 T = TypeVar("T")
@@ -68,27 +69,36 @@ def process(rt: Runtime, payload: RemoveBackgroundPayload) -> JobResult:
     opts: OutputOptions = payload.get("options") or {}
     key = output_key(job_id, payload["output_format"])
     stored = False
+    notes: list[str] = []  # for the job's record (an ignored ICC profile)
     try:
         data = watch.run("fetch", inputs.photo_bytes, rt, payload)
         image, factor = watch.run("decode", decode.photo, data, opts, settings.max_image_pixels)
+        space = watch.run("decode", colour.space_of, image)
+        srgb = watch.run("decode", space.to_srgb, image)  # what the model sees
+        if space.note:
+            notes.append(space.note)
+        if opts.get("color_space") == "srgb":
+            image, space = srgb, colour.SRGB
         segmenter = sessions.get_segmenter(settings)
-        mask = watch.run("segment", segment.mask, image, segmenter, settings.refine,
+        mask = watch.run("segment", segment.mask, srgb, segmenter, settings.refine,
                          settings.tta_flip)
+        del srgb
         background = None
         if inputs.wants_background(opts):
             bg_data = watch.run("fetch_background", inputs.background_bytes, rt, opts)
-            background = decode.upright_rgb(bg_data, settings.max_image_pixels)
+            background = colour.convert(decode.upright_rgb(bg_data, settings.max_image_pixels),
+                                        space)
         subject = (watch.run("composite", edge_colours.estimate, image, mask)
                    if settings.foreground_estimation else image)
         composed = watch.run("composite", render.compose, subject, mask, payload, opts,
-                             background, factor)
+                             background, factor, space)
         encoded = watch.run("encode", encode.output, composed, payload["output_format"],
-                            settings.png_compress_level, settings.png_zlib_strategy)
+                            settings.png_compress_level, settings.png_zlib_strategy, space.icc)
         key = output_key(job_id, encoded.extension)  # format "auto" is decided by the pixels
         watch.run("upload", rt.storage.put, key, encoded.data, encoded.content_type,
                   encoded.metadata())
         stored = True
-        if not rt.credits.commit(job_id, key, watch.timings):
+        if not rt.credits.commit(job_id, key, watch.timings, notes):
             # The reaper failed (and refunded) this job meanwhile: no output without a charge.
             rt.storage.delete(key)
             return _finished(rt, _already_closed(rt, job_id), watch)

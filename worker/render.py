@@ -6,7 +6,8 @@ worker/layout.py); then the background: none (transparent, or white for jpg), a 
 or translucent), a gradient, or a photo; and channels=alpha renders the matte alone. With no
 option set the output is exactly composite() of the whole photo. The options arrive parsed
 and normalised by the gateway (shared/options.py); payload carries the seed API's background
-fields (bg_color, bg_gradient, gradient_direction) and the output format.
+fields (bg_color, bg_gradient, gradient_direction) and the output format. Colours are asked for
+in sRGB; `space` (worker/colour.py) converts them into the photo's colour space.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from shared.colors import parse_color, parse_gradient, parse_gradient_direction,
 from shared.errors import InvalidParameter, UnknownForeground
 from shared.options import OutputOptions
 from worker import layout
+from worker.colour import SRGB, Space
 from worker.layout import SubjectBox
 
 _WHITE = (255, 255, 255)
@@ -39,7 +41,8 @@ class Composed:
 
 
 def compose(image: Image.Image, mask: Image.Image, payload: Any, options: OutputOptions,
-            background: Image.Image | None = None, factor: float = 1.0) -> Composed:
+            background: Image.Image | None = None, factor: float = 1.0,
+            space: Space = SRGB) -> Composed:
     """Lay out and composite one result; payload carries the seed's background fields."""
     mask = layout.apply_roi(mask, options.get("roi"), factor)
     bbox = mask.getbbox()
@@ -61,10 +64,12 @@ def compose(image: Image.Image, mask: Image.Image, payload: Any, options: Output
     elif bg_color and parse_color(bg_color)[3] < 255:
         # A translucent colour (#rrggbbaa): the subject over it, the result keeps an alpha.
         cut = composite(image, mask, None, None, None, "png")
-        out = Image.alpha_composite(Image.new("RGBA", image.size, parse_color(bg_color)), cut)
+        fill = space.colour(parse_color(bg_color))
+        out = Image.alpha_composite(Image.new("RGBA", image.size, fill), cut)
     else:
         out = composite(image, mask, bg_color, payload.get("bg_gradient"),
-                        payload.get("gradient_direction"), "jpg" if fmt == "jpg" else "png")
+                        payload.get("gradient_direction"), "jpg" if fmt == "jpg" else "png",
+                        space)
     opaque = out.mode == "RGB" or out.getextrema()[3][0] == 255
     color = out.convert("RGB") if out.mode == "RGB" or background is not None else image
     return Composed(out, mask, color, opaque, box)
@@ -72,7 +77,7 @@ def compose(image: Image.Image, mask: Image.Image, payload: Any, options: Output
 
 def composite(image: Image.Image, mask: Image.Image, bg_color: str | None,
               bg_gradient: str | None, gradient_direction: str | None,
-              output_format: str) -> Image.Image:
+              output_format: str, space: Space = SRGB) -> Image.Image:
     """Cut the subject out with mask and place it on the requested background (or none)."""
     if image.mode != "RGB":
         image = image.convert("RGB")
@@ -82,7 +87,7 @@ def composite(image: Image.Image, mask: Image.Image, bg_color: str | None,
         raise ValueError("mask and image sizes differ")
 
     if bg_color:
-        background = Image.new("RGB", image.size, _color(bg_color, "bg_color"))
+        background = Image.new("RGB", image.size, space.colour(_color(bg_color, "bg_color")))
     elif bg_gradient:
         try:
             first, second = parse_gradient(bg_gradient)
@@ -92,9 +97,9 @@ def composite(image: Image.Image, mask: Image.Image, bg_color: str | None,
             direction = parse_gradient_direction(gradient_direction)
         except ValueError as exc:
             raise InvalidParameter("gradient_direction", f"{exc}.") from exc
-        background = gradient(image.size, first, second, direction)
+        background = space.from_srgb(gradient(image.size, first, second, direction))
     elif output_format == "jpg":
-        background = Image.new("RGB", image.size, _WHITE)  # JPEG has no alpha
+        background = Image.new("RGB", image.size, space.colour(_WHITE))  # JPEG has no alpha
     else:
         return _transparent_cutout(image, mask)
 

@@ -111,7 +111,7 @@ ORDER BY created_at DESC, id DESC LIMIT %(limit)s;
 
 -- name: job_get_admin
 SELECT j.id, j.user_id, u.email, j.api_key_id, k.prefix AS key_prefix, j.status, j.params,
-       j.output_key, j.error_code, j.error_message, j.timings, j.attempts, j.created_at,
+       j.output_key, j.error_code, j.error_message, j.timings, j.notes, j.attempts, j.created_at,
        j.started_at, j.finished_at, j.deadline_at
 FROM jobs j JOIN users u ON u.id = j.user_id LEFT JOIN api_keys k ON k.id = j.api_key_id
 WHERE j.id = %(job_id)s;

@@ -53,7 +53,7 @@ VALUES (%(job_id)s, %(user_id)s, %(api_key_id)s, %(params)s,
         now() + make_interval(secs => %(deadline_seconds)s));
 
 -- name: get_job
-SELECT id, user_id, status, params, output_key, error_code, error_message, timings,
+SELECT id, user_id, status, params, output_key, error_code, error_message, timings, notes,
        created_at, started_at, finished_at, deadline_at, attempts
 FROM jobs WHERE id = %(job_id)s;
 
@@ -65,7 +65,7 @@ RETURNING id, user_id, params;
 
 -- name: job_succeeded
 UPDATE jobs SET status = 'succeeded', output_key = %(output_key)s, timings = %(timings)s,
-       finished_at = now()
+       notes = %(notes)s, finished_at = now()
 WHERE id = %(job_id)s AND status IN ('queued', 'running')
 RETURNING user_id;
 

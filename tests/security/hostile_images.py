@@ -107,6 +107,56 @@ def tiff_bomb_header() -> bytes:
     return bytes(out)
 
 
+def _declare_size(data: bytes, width: int, height: int) -> bytes:
+    """An ISO BMFF image (HEIC, AVIF) with its 'ispe' box (the declared size) rewritten."""
+    out = bytearray(data)
+    at = out.find(b"ispe")
+    struct.pack_into(">II", out, at + 8, width, height)  # after the box's version and flags
+    return bytes(out)
+
+
+def heic(img: Image.Image, **kw: object) -> bytes:
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    return save(img, "HEIF", **kw)
+
+
+def heic_bomb_header() -> bytes:
+    """A 64 x 64 HEIC (no clean-aperture crop) whose 'ispe' says 30000 x 30000 (900 Mpx)."""
+    return _declare_size(heic(photo((64, 64))), 30_000, 30_000)
+
+
+def avif_bomb_header() -> bytes:
+    """A 64 x 64 AVIF whose 'ispe' says 16000 x 16000 (256 Mpx, within libavif's limits)."""
+    return _declare_size(save(photo((64, 64)), "AVIF"), 16_000, 16_000)
+
+
+def avif_absurd_header() -> bytes:
+    """A 64 x 64 AVIF whose 'ispe' says 100000 x 100000 (past libavif's own limits)."""
+    return _declare_size(save(photo((64, 64)), "AVIF"), 100_000, 100_000)
+
+
+def garbage_icc_png() -> bytes:
+    """A PNG whose iCCP chunk holds no ICC profile."""
+    return save(photo(), "PNG", icc_profile=b"not an ICC profile " * 40)
+
+
+def enormous_icc_jpeg() -> bytes:
+    """A JPEG carrying a real profile padded to 6 MB (across about 100 APP2 segments)."""
+    from tests import icc
+
+    return save(photo(), "JPEG", icc_profile=icc.adobe_rgb() + b"\x00" * (6 << 20))
+
+
+def iccp_bomb_png() -> bytes:
+    """A PNG whose iCCP chunk inflates to 64 MB."""
+    img = photo((64, 48))
+    rows = b"".join(b"\x00" + img.tobytes()[y * 64 * 3:(y + 1) * 64 * 3] for y in range(48))
+    body = b"ICC Profile\x00\x00" + zlib.compress(b"\x00" * (64 << 20), 9)
+    return png_raw(64, 48, 8, 2, rows, _chunk(b"iCCP", body))
+
+
 def cmyk_jpeg() -> bytes:
     return save(photo((90, 70)).convert("CMYK"), "JPEG", quality=90)
 

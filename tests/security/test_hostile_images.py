@@ -20,6 +20,7 @@ from tests.security.util import (
     assert_charged_once,
     assert_error,
     assert_failed_and_refunded,
+    auth,
     log_size,
     post_remove,
     worker_log_problems,
@@ -42,6 +43,10 @@ CASES: dict[str, tuple[Callable[[], bytes], str, Expected]] = {
     "gif 4 Gpx screen": (h.gif_bomb_header, "image/gif", (413, "input_too_large")),
     "tiff 10 Gpx header": (h.tiff_bomb_header, "image/tiff", (413, "input_too_large")),
     "png zTXt 64 MB bomb": (h.png_ztxt_bomb, "image/png", (422, "invalid_image")),
+    "png iCCP 64 MB bomb": (h.iccp_bomb_png, "image/png", (422, "invalid_image")),
+    "heic 900 Mpx header": (h.heic_bomb_header, "image/heic", (413, "input_too_large")),
+    "avif 256 Mpx header": (h.avif_bomb_header, "image/avif", (413, "input_too_large")),
+    "avif 10 Gpx header": (h.avif_absurd_header, "image/avif", (422, "invalid_image")),
     # truncated and empty
     "zero bytes": (lambda: b"", "image/jpeg", (422, "invalid_image")),
     "png signature only": (lambda: b"\x89PNG\r\n\x1a\n", "image/png", (422, "invalid_image")),
@@ -50,6 +55,9 @@ CASES: dict[str, tuple[Callable[[], bytes], str, Expected]] = {
     "truncated jpeg": (lambda: h.save(h.photo(), "JPEG")[:600], "image/jpeg",
                        (422, "invalid_image")),
     "truncated gif": (lambda: h.animated_gif()[:300], "image/gif", (422, "invalid_image")),
+    "truncated heic": (lambda: h.heic(h.photo())[:300], "image/heic", (422, "invalid_image")),
+    "truncated avif": (lambda: h.save(h.photo(), "AVIF")[:200], "image/avif",
+                       (422, "invalid_image")),
     # not images, served as .jpg
     "html as jpg": (lambda: h.HTML, "image/jpeg", (422, "invalid_image")),
     "svg as jpg": (lambda: h.SVG, "image/jpeg", (422, "invalid_image")),
@@ -62,12 +70,17 @@ CASES: dict[str, tuple[Callable[[], bytes], str, Expected]] = {
     "16-bit grey png": (h.png_grey16, "image/png", (80, 60)),
     "48-bit rgb png": (h.png_rgb48, "image/png", (80, 60)),
     "cmyk jpeg": (h.cmyk_jpeg, "image/jpeg", (90, 70)),
+    "heic": (lambda: h.heic(h.photo()), "image/heic", (120, 80)),
+    "avif": (lambda: h.save(h.photo(), "AVIF"), "image/avif", (120, 80)),
     "animated gif": (h.animated_gif, "image/gif", (70, 50)),
     "animated webp": (h.animated_webp, "image/webp", (70, 50)),
     "phone photo exif 3 (180)": (lambda: h.exif_jpeg(3), "image/jpeg", (120, 80)),
     "phone photo exif 6 (90 cw)": (lambda: h.exif_jpeg(6), "image/jpeg", (80, 120)),
     "phone photo exif 8 (90 ccw)": (lambda: h.exif_jpeg(8), "image/jpeg", (80, 120)),
     "broken exif block": (h.broken_exif_jpeg, "image/jpeg", (60, 40)),
+    # ICC profiles: garbage and enormous ones are ignored (the job's record says so)
+    "garbage icc profile": (h.garbage_icc_png, "image/png", (120, 80)),
+    "6 MB icc profile": (h.enormous_icc_jpeg, "image/jpeg", (120, 80)),
 }
 
 
@@ -99,6 +112,22 @@ def test_hostile_image(client, rt, images, worker, log_mark, name):
     img = Image.open(io.BytesIO(out.content))
     assert (img.format, img.mode, img.size) == ("PNG", "RGBA", expected)
     assert_charged_once(rt, user, CREDITS)
+
+
+@pytest.mark.parametrize(("name", "build", "status", "code"), [
+    ("truncated heic", lambda: h.heic(h.photo())[:300], 422, "invalid_image"),
+    ("heic 900 Mpx header", h.heic_bomb_header, 413, "input_too_large"),
+    ("avif 10 Gpx header", h.avif_absurd_header, 422, "invalid_image"),
+])
+def test_hostile_heic_and_avif_uploads(client, rt, worker, log_mark, name, build, status, code):
+    # The upload path (the gateway's sniffing lets them through; the worker refuses them).
+    user = make_user(rt, credits=CREDITS)
+    resp = client.post("/api/v1/image/remove-background", headers=auth(
+        get_token(client, user["api_key"])), data={"input_image": (
+            io.BytesIO(build()), "IMG_0001.HEIC", "image/heic")},
+        content_type="multipart/form-data")
+    assert_error(resp, status, code)
+    assert_failed_and_refunded(rt, user, CREDITS, code)
 
 
 def test_worker_survives_the_batch(client, rt, images, worker, services, log_mark):

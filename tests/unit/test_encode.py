@@ -1,4 +1,4 @@
-"""Unit tests for worker/encode.py: png, jpg and webp round trips, PNG levels, extensions.
+"""Unit tests for worker/encode.py: png, jpg, webp and avif round trips, PNG levels, extensions.
 
 zip and auto, which need a rendered result, are in tests/unit/test_options.py.
 """
@@ -28,6 +28,8 @@ def _scene(width: int, height: int) -> tuple[Image.Image, Image.Image]:
     ("jpg", "JPEG", "image/jpeg", "RGB"),
     ("webp", "WEBP", "image/webp", "RGBA"),
     ("webp", "WEBP", "image/webp", "RGB"),
+    ("avif", "AVIF", "image/avif", "RGBA"),
+    ("avif", "AVIF", "image/avif", "RGB"),
 ])
 def test_encode_round_trip(fmt: str, pil_format: str, content_type: str, mode: str) -> None:
     image, mask = _scene(width=64, height=48)
@@ -56,4 +58,4 @@ def test_encode_png_compress_level_and_jpg_of_rgba() -> None:
 
 
 def test_extensions() -> None:
-    assert EXTENSIONS == {"png": "png", "jpg": "jpg", "webp": "webp"}
+    assert EXTENSIONS == {"png": "png", "jpg": "jpg", "webp": "webp", "avif": "avif"}

@@ -169,3 +169,21 @@ def test_an_image_url_works_without_the_page_loading_it(page, rt, images, photos
     expect(page.locator("#compare-block")).to_be_hidden()
     expect(page.locator("#fact-output")).to_contain_text("600 × 400 px, image/webp")
     assert url not in watch.requests  # the worker fetched it, not the browser
+
+
+def test_a_heic_photo_is_sent_and_the_page_says_it_cannot_preview_it(page, rt, photos,
+                                                                     tmp_path):
+    import pillow_heif
+
+    heic = tmp_path / "IMG_0001.HEIC"
+    pillow_heif.from_pillow(image_of(photos["coffee"]).convert("RGB")).save(heic, quality=90)
+    user = make_user(rt, credits=2)
+    open_playground(page, user["api_key"])
+    remove_background(page, heic, output_format="avif")
+    wait_for_result(page)
+    # Chromium shows no HEIC: the page says so (and hides the slider); the API cut it out.
+    expect(page.locator("#no-preview")).to_contain_text("cannot show IMG_0001.HEIC")
+    expect(page.locator("#compare-block")).to_be_hidden()
+    saved = download(page, tmp_path)
+    assert saved.suffix == ".avif" and image_of(saved).size == (600, 400)
+    assert rt.credits.balance(user["user_id"]) == 1

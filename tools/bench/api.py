@@ -178,7 +178,8 @@ def bench_api(images: dict[str, bytes], sizes: list[str], levels: list[int],
     from shared.runtime import Runtime
 
     host = BlobServer()
-    urls = {size: host.add(f"{size}.jpg", body) for size, body in images.items()}
+    urls = {size: host.add(f"{size.replace(' ', '-')}.jpg", body)
+            for size, body in images.items()}
     stack = Stack()
     runs: list[Run] = []
     try:
@@ -223,6 +224,16 @@ def bench_api(images: dict[str, bytes], sizes: list[str], levels: list[int],
                 run = to_run("api upload", "1024x1024", clients, elapsed, results)
                 run.extra["worker_rss_mb"] = stack.worker_rss_mb()
                 runs.append(run)
+        if "1024x1024" in sizes and os.environ.get("BENCH_COLOUR", "1") != "0":
+            # The same photo in sRGB and in Adobe RGB (profile embedded), back to back on the
+            # same worker: the colour conversion's cost (issue 20: within 5 % of sRGB).
+            clients = max(levels)
+            for label, name in (("srgb", "1024x1024"), ("adobe-rgb", "1024x1024 adobe-rgb")):
+                say(f"colour {label} 1024x1024, {clients} client(s), "
+                    f"{seconds['1024x1024']:.0f} s")
+                call = api_caller(stack, token, urls[name])
+                elapsed, results = load(call, clients, seconds["1024x1024"], 2000)
+                runs.append(to_run(f"colour {label}", "1024x1024", clients, elapsed, results))
         if not QUICK and os.environ.get("BENCH_MEMORY", "1") != "0":
             say("API memory: 500 images of 1024x1024 at 4 clients, RSS after 50 and after 500")
             call = api_caller(stack, token, urls["1024x1024"])

@@ -78,7 +78,25 @@ def make_images() -> dict[str, bytes]:
         Image.fromarray(sources[name]).resize((w, h), Image.Resampling.LANCZOS).save(
             buf, "JPEG", quality=90)
         out[name] = buf.getvalue()
+    out["1024x1024 adobe-rgb"] = adobe_rgb_jpeg(data.astronaut())
     return out
+
+
+def adobe_rgb_jpeg(pixels: object) -> bytes:
+    """The 1024x1024 photo converted into an Adobe-RGB-like space, that profile embedded: the
+    colour-managed path (profile read, sRGB copy for the model, profile embedded) at work."""
+    from PIL import Image, ImageCms
+
+    from tests.icc import adobe_rgb  # the test suite's profile, written byte by byte
+
+    profile = adobe_rgb()
+    photo = Image.fromarray(pixels).resize(SIZES["1024x1024"], Image.Resampling.LANCZOS)
+    wide = ImageCms.profileToProfile(photo, ImageCms.createProfile("sRGB"),
+                                     ImageCms.ImageCmsProfile(io.BytesIO(profile)),
+                                     outputMode="RGB")
+    buf = io.BytesIO()
+    wide.save(buf, "JPEG", quality=90, icc_profile=profile)  # type: ignore[union-attr]
+    return buf.getvalue()
 
 
 def load(call: Callable[[], tuple[bool, dict]], clients: int, seconds: float,

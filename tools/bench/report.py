@@ -42,6 +42,11 @@ def report(runs: list[Run], info: dict) -> dict:
                         ours.rate / peer.rate, 2)
                     ratios[f"{size} {clients} client(s): {system}/peer p50"] = round(
                         ours.pct(50) / peer.pct(50), 2)
+    for srgb in (r for r in runs if r.system == "colour srgb"):
+        adobe = find("colour adobe-rgb", srgb.size, srgb.clients)
+        if adobe:
+            ratios[f"{srgb.size} {srgb.clients} client(s): colour adobe-rgb/srgb img/s"] = round(
+                adobe.rate / srgb.rate, 3)
     for size in SIZES:
         api4, peer4 = find("api", size, 4), find("rembg s", size, 4)
         api1, peer1 = find("api", size, 1), find("rembg s", size, 1)

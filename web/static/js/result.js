@@ -5,7 +5,7 @@ import { bytes, el, seconds } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
 const EXTENSIONS = { "image/png": "png", "image/jpeg": "jpg", "image/webp": "webp",
-                     "application/zip": "zip" };
+                     "image/avif": "avif", "application/zip": "zip" };
 let urls = []; // blob: URLs of the shown result, released when the next one replaces it
 
 /** The slider: its value moves the clip edge of the result over the original. */
@@ -47,7 +47,15 @@ export async function showResult({ blob, job, jobId, credits, elapsed, original,
 
   const frame = $("original-frame");
   if (originalUrl) {
-    frame.replaceChildren(el("img", { id: "original", src: originalUrl, alt: "The original" }));
+    const img = el("img", { id: "original", src: originalUrl, alt: "The original" });
+    // HEIC (and AVIF in older browsers) may not display here; the API read it all the same.
+    img.addEventListener("error", () => {
+      $("compare-block").hidden = true;
+      frame.replaceChildren(el("p", { class: "placeholder", id: "no-preview" },
+                               `This browser cannot show ${original.name || "this file"}; it `
+                               + "was sent as it is and the API read it."));
+    }, { once: true });
+    frame.replaceChildren(img);
   } else {
     frame.replaceChildren(el("p", { class: "placeholder" },
                              "Fetched by the API from ", el("code", {}, url),

@@ -1,0 +1,132 @@
+"""Colour profiles through the real stack: a wide-gamut photo keeps its colours, sRGB on request,
+a CMYK JPEG converted through its profile, a broken profile ignored and noted.
+
+The photo is skimage's astronaut, its sRGB values converted by LittleCMS into an Adobe-RGB-like
+space (tests/icc.py) and tagged with that profile. The output's pixels, read through the
+output's own profile, must match the photo's colours on the subject (CIE76 delta E).
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image, ImageCms
+from skimage.color import deltaE_cie76, rgb2lab
+
+from tests import icc
+from tests.integration.test_remove_background import fetch_output
+from tests.integration.test_uploads import upload
+from tests.security.util import auth
+from tests.stack import get_token, make_user
+
+SRGB = ImageCms.createProfile("sRGB")
+
+
+def _save(img: Image.Image, fmt: str, **params: object) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format=fmt, **params)
+    return buf.getvalue()
+
+
+def _profile(data: bytes) -> ImageCms.ImageCmsProfile:
+    return ImageCms.ImageCmsProfile(io.BytesIO(data))
+
+
+def as_srgb(img: Image.Image) -> np.ndarray:
+    """The RGB pixels of an output, read through its embedded profile (none: sRGB)."""
+    rgb = img.convert("RGB")
+    data = img.info.get("icc_profile")
+    if data:
+        rgb = ImageCms.profileToProfile(rgb, _profile(data), SRGB, outputMode="RGB")
+    return np.asarray(rgb)
+
+
+def delta_e(a: np.ndarray, b: np.ndarray, where: np.ndarray) -> np.ndarray:
+    return deltaE_cie76(rgb2lab(a[where][None]), rgb2lab(b[where][None]))[0]
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> Image.Image:
+    from skimage import data as skdata
+
+    return Image.fromarray(skdata.astronaut()).resize((320, 320), Image.Resampling.LANCZOS)
+
+
+@pytest.fixture(scope="module")
+def adobe_png(astronaut: Image.Image) -> bytes:
+    adobe = icc.adobe_rgb()
+    pixels = ImageCms.profileToProfile(astronaut, SRGB, _profile(adobe), outputMode="RGB")
+    return _save(pixels, "PNG", icc_profile=adobe)
+
+
+@pytest.fixture()
+def token(client, rt) -> str:
+    return get_token(client, make_user(rt, credits=5)["api_key"])
+
+
+def _output(resp) -> Image.Image:
+    body = resp.get_json()
+    assert resp.status_code == 200, body
+    return fetch_output(body["data"]["output_image"])
+
+
+def test_a_wide_gamut_photo_keeps_its_space_and_colours(client, token, astronaut, adobe_png,
+                                                        worker):
+    out = _output(upload(client, token, adobe_png))
+    assert out.info.get("icc_profile") == icc.adobe_rgb()
+    subject = np.asarray(out)[:, :, 3] == 255
+    assert subject.mean() > 0.2
+    diff = delta_e(as_srgb(out), np.asarray(astronaut), subject)
+    assert diff.mean() < 1.5 and np.percentile(diff, 99) < 4
+    # Read as sRGB (what a viewer does without the profile) the colours are visibly off.
+    wrong = delta_e(np.asarray(out.convert("RGB")), np.asarray(astronaut), subject)
+    assert wrong.mean() > 3
+
+
+def test_srgb_option_and_background_colour(client, token, astronaut, adobe_png, worker):
+    out = _output(upload(client, token, adobe_png, color_space="srgb"))
+    assert not out.info.get("icc_profile")
+    subject = np.asarray(out)[:, :, 3] == 255
+    assert delta_e(np.asarray(out.convert("RGB")), np.asarray(astronaut), subject).mean() < 1.5
+    out = _output(upload(client, token, adobe_png, output_format="jpg", bg_color="#ff0000"))
+    assert out.info.get("icc_profile") == icc.adobe_rgb()
+    r, g, b = as_srgb(out)[0, 0]
+    assert r > 245 and g < 12 and b < 12  # red as asked, once read through the profile
+
+
+def test_a_cmyk_jpeg_converts_through_its_profile(client, token, astronaut, worker):
+    cmyk_profile = icc.cmyk()
+    data = _save(astronaut.convert("CMYK"), "JPEG", quality=95, icc_profile=cmyk_profile)
+    expected = np.asarray(ImageCms.profileToProfile(
+        Image.open(io.BytesIO(data)), _profile(cmyk_profile), SRGB,
+        renderingIntent=ImageCms.Intent.PERCEPTUAL, outputMode="RGB"))
+    out = _output(upload(client, token, data))
+    assert not out.info.get("icc_profile")  # CMYK becomes sRGB
+    subject = np.asarray(out)[:, :, 3] == 255
+    assert delta_e(np.asarray(out.convert("RGB")), expected, subject).mean() < 1.0
+
+
+def test_a_garbage_profile_is_ignored_and_the_job_says_so(client, rt, token, astronaut, worker):
+    data = _save(astronaut, "PNG", icc_profile=b"not a profile" * 50)
+    resp = upload(client, token, data)
+    out = _output(resp)
+    assert out.size == (320, 320) and not out.info.get("icc_profile")
+    job = client.get(f"/api/v1/jobs/{resp.headers['X-Job-Id']}", headers=auth(token)).get_json()
+    assert job["status"] == "succeeded"
+    assert any("ICC profile" in note for note in job["notes"]), job
+
+
+def test_removebg_endpoint_keeps_the_profile_or_converts_on_request(client, rt, adobe_png,
+                                                                    worker):
+    headers = {"X-Api-Key": make_user(rt, credits=2)["api_key"]}
+    outs = []
+    for extra in ({}, {"color_space": "srgb"}):
+        resp = client.post("/v1.0/removebg", headers=headers, data={
+            "image_file": (io.BytesIO(adobe_png), "adobe.png", "image/png"), "size": "full",
+            "format": "png", **extra}, content_type="multipart/form-data")
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        outs.append(Image.open(io.BytesIO(resp.data)))
+    assert outs[0].info.get("icc_profile") == icc.adobe_rgb()
+    assert not outs[1].info.get("icc_profile")

@@ -1,0 +1,120 @@
+"""Colour management: a photo's embedded ICC profile, the sRGB the model sees, the output's space.
+
+The decoder leaves the photo's own pixel values and its profile (image.info["icc_profile"]);
+here the profile is read once per job (`space_of`). The model is given the photo converted to
+sRGB through it (LittleCMS, perceptual intent), so a profile does not change the cut-out; the
+output keeps the photo's own space, its profile embedded by worker/encode.py, and the requested
+background colours (sRGB hex) are converted into that space so that they look as asked.
+`color_space=srgb` converts the output to sRGB instead. A profile that cannot be read or used
+(garbage, a wrong colour space, more than MAX_PROFILE_BYTES) is ignored, never fatal: the photo
+is then read as sRGB and `Space.note` says why, for the job's record.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image, ImageCms
+
+log = logging.getLogger("worker.colour")
+
+MAX_PROFILE_BYTES = 4 << 20  # larger than any real camera, scanner or print profile
+_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+_INTENT = ImageCms.Intent.PERCEPTUAL
+# What ImageCms raises on a profile or transform it cannot use.
+_CMS_ERRORS = (ImageCms.PyCMSError, OSError, ValueError, TypeError)
+
+
+@dataclass(frozen=True)
+class Space:
+    """A photo's colour space: its ICC profile (None: sRGB) and why a profile was dropped."""
+
+    icc: bytes | None = None
+    note: str | None = None
+    _to_srgb: Any = None  # ImageCms transforms, built once per job
+    _from_srgb: Any = None
+
+    @property
+    def is_srgb(self) -> bool:
+        return self._to_srgb is None
+
+    def to_srgb(self, image: Image.Image) -> Image.Image:
+        """An RGB image in this space -> the same picture in sRGB (the model's input)."""
+        if self._to_srgb is None:
+            return image
+        return ImageCms.applyTransform(image, self._to_srgb)  # type: ignore[return-value]
+
+    def from_srgb(self, image: Image.Image) -> Image.Image:
+        """An sRGB RGB image (a requested background) -> the same colours in this space."""
+        if self._from_srgb is None or image.mode != "RGB":
+            return image
+        return ImageCms.applyTransform(image, self._from_srgb)  # type: ignore[return-value]
+
+    def colour(self, rgb: tuple[int, ...]) -> tuple[int, ...]:
+        """One sRGB colour (r, g, b[, a]) in this space; alpha is kept as it is."""
+        if self._from_srgb is None:
+            return rgb
+        pixel = self.from_srgb(Image.new("RGB", (1, 1), tuple(rgb[:3])))
+        return (*pixel.getpixel((0, 0)), *rgb[3:])  # type: ignore[misc]
+
+
+SRGB = Space()
+
+
+def read_profile(icc: bytes | None) -> tuple[ImageCms.ImageCmsProfile | None, str | None]:
+    """(the profile, None), or (None, why it is ignored); (None, None) for no profile."""
+    if not icc:
+        return None, None
+    if len(icc) > MAX_PROFILE_BYTES:
+        return None, (f"The image's ICC profile ({len(icc)} bytes) is larger than "
+                      f"{MAX_PROFILE_BYTES} bytes: ignored, the image was read as sRGB.")
+    try:
+        return ImageCms.ImageCmsProfile(io.BytesIO(icc)), None
+    except _CMS_ERRORS:
+        return None, "The image's ICC profile is unreadable: ignored, the image was read as sRGB."
+
+
+def space_of(image: Image.Image) -> Space:
+    """The colour space of a decoded RGB image, from the profile the decoder left in its info."""
+    icc = image.info.get("icc_profile")
+    profile, note = read_profile(icc)
+    if profile is None:
+        return Space(note=note or image.info.get("colour_note"))  # (a CMYK photo's note)
+    try:
+        to_srgb = ImageCms.buildTransform(profile, _SRGB, "RGB", "RGB", _INTENT)
+        from_srgb = ImageCms.buildTransform(_SRGB, profile, "RGB", "RGB", _INTENT)
+    except _CMS_ERRORS:
+        return Space(note="The image's ICC profile cannot convert RGB pixels (a "
+                          f"{profile.profile.xcolor_space.strip() or 'unknown'} profile): "
+                          "ignored, the image was read as sRGB.")
+    return Space(icc=icc, _to_srgb=to_srgb, _from_srgb=from_srgb)
+
+
+def cmyk_to_rgb(image: Image.Image) -> Image.Image:
+    """A CMYK image -> sRGB: through its embedded profile when it has a usable one.
+
+    Pillow already undoes Adobe's inverted CMYK in JPEGs; without a profile (or with an
+    unusable one) its naive formula is what is left, and the info says why.
+    """
+    profile, note = read_profile(image.info.get("icc_profile"))
+    out: Image.Image | None = None
+    if profile is not None:
+        try:
+            out = ImageCms.profileToProfile(image, profile, _SRGB, renderingIntent=_INTENT,
+                                            outputMode="RGB")
+        except _CMS_ERRORS:
+            note = "The image's CMYK profile cannot be used: ignored, converted without it."
+    if out is None:
+        out = image.convert("RGB")
+    out.info = {k: v for k, v in image.info.items() if k != "icc_profile"}
+    if note:
+        out.info["colour_note"] = note
+    return out
+
+
+def convert(image: Image.Image, space: Space) -> Image.Image:
+    """A decoded RGB image (a background photo), through its own profile, into space."""
+    return space.from_srgb(space_of(image).to_srgb(image))
