@@ -2,7 +2,7 @@
 a CMYK JPEG converted through its profile, a broken profile ignored and noted.
 
 The photo is skimage's astronaut, its sRGB values converted by LittleCMS into an Adobe-RGB-like
-space (tests/icc.py) and tagged with that profile. The output's pixels, read through the
+space (tools/icc.py) and tagged with that profile. The output's pixels, read through the
 output's own profile, must match the photo's colours on the subject (CIE76 delta E).
 """
 
@@ -15,11 +15,11 @@ import pytest
 from PIL import Image, ImageCms
 from skimage.color import deltaE_cie76, rgb2lab
 
-from tests import icc
 from tests.integration.test_remove_background import fetch_output
 from tests.integration.test_uploads import upload
 from tests.security.util import auth
 from tests.stack import get_token, make_user
+from tools import icc
 
 SRGB = ImageCms.createProfile("sRGB")
 

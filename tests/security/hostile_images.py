@@ -144,7 +144,7 @@ def garbage_icc_png() -> bytes:
 
 def enormous_icc_jpeg() -> bytes:
     """A JPEG carrying a real profile padded to 6 MB (across about 100 APP2 segments)."""
-    from tests import icc
+    from tools import icc
 
     return save(photo(), "JPEG", icc_profile=icc.adobe_rgb() + b"\x00" * (6 << 20))
 

@@ -1,6 +1,6 @@
 """Colour management (worker/colour.py, decode, render, encode): profiles kept, CMYK converted.
 
-The profiles are written by tests/icc.py: an Adobe-RGB-like wide-gamut one and a CMYK one.
+The profiles are written by tools/icc.py: an Adobe-RGB-like wide-gamut one and a CMYK one.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from shared.errors import InvalidImage
-from tests import icc
+from tools import icc
 from worker import colour
 from worker.decode import upright_rgb
 from worker.encode import image_bytes

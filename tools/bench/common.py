@@ -87,7 +87,7 @@ def adobe_rgb_jpeg(pixels: object) -> bytes:
     colour-managed path (profile read, sRGB copy for the model, profile embedded) at work."""
     from PIL import Image, ImageCms
 
-    from tests.icc import adobe_rgb  # the test suite's profile, written byte by byte
+    from tools.icc import adobe_rgb  # a wide-gamut profile written byte by byte (tools/icc.py)
 
     profile = adobe_rgb()
     photo = Image.fromarray(pixels).resize(SIZES["1024x1024"], Image.Resampling.LANCZOS)

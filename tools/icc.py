@@ -1,4 +1,4 @@
-"""ICC profiles written byte by byte for the tests (no profile file from elsewhere needed).
+"""ICC profiles written byte by byte, for the tests and the bench (no profile file needed).
 
 `adobe_rgb()`: a matrix/TRC RGB profile with Adobe RGB (1998)'s primaries and gamma, the
 wide-gamut space many cameras and studios shoot in. `cmyk()`: a small CMYK printer profile
