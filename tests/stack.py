@@ -134,6 +134,15 @@ def gateway_url(stack_env: dict[str, str], services: Services, settings: Setting
         managed.stop()
 
 
+def wait_for_heartbeat(rt: Runtime, timeout: float = 30.0) -> None:
+    """Until a worker's heartbeat is in Redis: a test that flushed Redis (test_credits,
+    test_backup) wipes them, and the workers write theirs again within a beat (5 s)."""
+    deadline = time.monotonic() + timeout
+    while not any(rt.redis.scan_iter(match=f"{HEARTBEAT_PREFIX}*")):
+        assert time.monotonic() < deadline, "no worker heartbeat"
+        time.sleep(0.2)
+
+
 # -- factories --------------------------------------------------------------------------------
 def make_user(rt: Runtime, credits: int = 10) -> dict:
     """A fresh user with one API key and `credits` credits."""
