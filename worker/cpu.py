@@ -8,6 +8,7 @@ it beside its figures. Reads /proc/cpuinfo only (Linux); elsewhere the platform'
 
 from __future__ import annotations
 
+import functools
 import platform
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +66,7 @@ def parse_cpuinfo(text: str) -> CpuInfo:
                    frozenset(flags))
 
 
+@functools.cache  # the CPU does not change under a running process
 def current() -> CpuInfo:
     """This machine's CPU (from /proc/cpuinfo where there is one)."""
     try:
