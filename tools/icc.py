@@ -8,9 +8,11 @@ formula. Both are ICC v2, which LittleCMS (Pillow's ImageCms) reads.
 
 from __future__ import annotations
 
+import io
 import struct
 
 import numpy as np
+from PIL import ImageCms
 
 D50 = (0.9642, 1.0, 0.8249)
 # Adobe RGB (1998)'s primaries, adapted to D50 as in its published profile; gamma 563/256.
@@ -85,3 +87,8 @@ def cmyk() -> bytes:
     return _profile(b"prtr", b"CMYK", b"Lab ", [
         (b"desc", _desc("Test CMYK")), (b"wtpt", _xyz(D50)), (b"A2B0", lut),
         (b"cprt", b"text\x00\x00\x00\x00No copyright, test data.\x00")])
+
+
+def read(data: bytes) -> ImageCms.ImageCmsProfile:
+    """A profile's bytes as LittleCMS reads them (to convert the tests' pixels through it)."""
+    return ImageCms.ImageCmsProfile(io.BytesIO(data))

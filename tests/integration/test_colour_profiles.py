@@ -30,16 +30,12 @@ def _save(img: Image.Image, fmt: str, **params: object) -> bytes:
     return buf.getvalue()
 
 
-def _profile(data: bytes) -> ImageCms.ImageCmsProfile:
-    return ImageCms.ImageCmsProfile(io.BytesIO(data))
-
-
 def as_srgb(img: Image.Image) -> np.ndarray:
     """The RGB pixels of an output, read through its embedded profile (none: sRGB)."""
     rgb = img.convert("RGB")
     data = img.info.get("icc_profile")
     if data:
-        rgb = ImageCms.profileToProfile(rgb, _profile(data), SRGB, outputMode="RGB")
+        rgb = ImageCms.profileToProfile(rgb, icc.read(data), SRGB, outputMode="RGB")
     return np.asarray(rgb)
 
 
@@ -57,7 +53,7 @@ def astronaut() -> Image.Image:
 @pytest.fixture(scope="module")
 def adobe_png(astronaut: Image.Image) -> bytes:
     adobe = icc.adobe_rgb()
-    pixels = ImageCms.profileToProfile(astronaut, SRGB, _profile(adobe), outputMode="RGB")
+    pixels = ImageCms.profileToProfile(astronaut, SRGB, icc.read(adobe), outputMode="RGB")
     return _save(pixels, "PNG", icc_profile=adobe)
 
 
@@ -100,7 +96,7 @@ def test_a_cmyk_jpeg_converts_through_its_profile(client, token, astronaut, work
     cmyk_profile = icc.cmyk()
     data = _save(astronaut.convert("CMYK"), "JPEG", quality=95, icc_profile=cmyk_profile)
     expected = np.asarray(ImageCms.profileToProfile(
-        Image.open(io.BytesIO(data)), _profile(cmyk_profile), SRGB,
+        Image.open(io.BytesIO(data)), icc.read(cmyk_profile), SRGB,
         renderingIntent=ImageCms.Intent.PERCEPTUAL, outputMode="RGB"))
     out = _output(upload(client, token, data))
     assert not out.info.get("icc_profile")  # CMYK becomes sRGB

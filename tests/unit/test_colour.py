@@ -31,10 +31,6 @@ def _save(img: Image.Image, fmt: str, **params: object) -> bytes:
     return buf.getvalue()
 
 
-def _profile(data: bytes) -> ImageCms.ImageCmsProfile:
-    return ImageCms.ImageCmsProfile(io.BytesIO(data))
-
-
 @pytest.fixture(scope="module")
 def srgb_photo() -> Image.Image:
     rng = np.random.default_rng(3)
@@ -43,7 +39,7 @@ def srgb_photo() -> Image.Image:
 
 def test_an_rgb_profile_is_kept_and_the_model_gets_srgb(srgb_photo: Image.Image) -> None:
     adobe = icc.adobe_rgb()
-    pixels = ImageCms.profileToProfile(srgb_photo, SRGB, _profile(adobe), outputMode="RGB")
+    pixels = ImageCms.profileToProfile(srgb_photo, SRGB, icc.read(adobe), outputMode="RGB")
     img = upright_rgb(_save(pixels, "PNG", icc_profile=adobe), MAX_PIXELS)
     assert img.info["icc_profile"] == adobe
     assert np.array_equal(np.asarray(img), np.asarray(pixels))  # the stored values, as they are
@@ -80,7 +76,7 @@ def test_cmyk_with_a_profile_converts_through_it(srgb_photo: Image.Image) -> Non
     cmyk_profile = icc.cmyk()
     data = _save(srgb_photo.convert("CMYK"), "JPEG", quality=95, icc_profile=cmyk_profile)
     stored = Image.open(io.BytesIO(data))
-    expected = ImageCms.profileToProfile(stored, _profile(cmyk_profile), SRGB,
+    expected = ImageCms.profileToProfile(stored, icc.read(cmyk_profile), SRGB,
                                          renderingIntent=ImageCms.Intent.PERCEPTUAL,
                                          outputMode="RGB")
     img = upright_rgb(data, MAX_PIXELS)
