@@ -94,8 +94,41 @@ def grant(user_id: int, credits: int, note: str | None) -> dict[str, Any]:
 @json_command("show-user")
 @click.option("--user", "user_id", type=int, required=True)
 def show_user(user_id: int) -> dict[str, Any]:
-    """Balance, keys (by prefix) and recent jobs of a user."""
+    """Balance, limits, keys (by prefix) and recent jobs of a user."""
     return _admin().show_user(user_id)
+
+
+class LimitValue(click.ParamType):
+    """A limit on the command line: a whole number (0: no limit) or `default` (None)."""
+
+    name = "N|default"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int | None:
+        if value is None or value == "default":
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            self.fail(f"{value!r} is neither a whole number nor 'default'", param, ctx)
+
+
+@json_command("set-limits")
+@click.option("--user", "user_id", type=int, required=True)
+@click.option("--rate-limit", type=LimitValue(),
+              help="Requests per minute; 0: no limit; 'default': RATE_LIMIT_PER_MINUTE.")
+@click.option("--max-concurrent", type=LimitValue(),
+              help="Image requests in flight at once; 0: no limit; 'default': "
+                   "MAX_CONCURRENT_PER_USER.")
+@click.pass_context
+def set_limits(ctx: click.Context, user_id: int, rate_limit: int | None,
+               max_concurrent: int | None) -> dict[str, Any]:
+    """Set a user's own limits (an option not given stays as it is)."""
+    given = {name for name in ("rate_limit", "max_concurrent")
+             if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE}
+    changes = {column: value for column, name, value in (
+        ("rate_limit_per_minute", "rate_limit", rate_limit),
+        ("max_concurrent", "max_concurrent", max_concurrent)) if name in given}
+    return _admin().set_limits(user_id, changes)
 
 
 @json_command("reconcile")

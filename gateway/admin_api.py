@@ -18,6 +18,7 @@ from gateway.admin_models import (
     Job,
     KeyPage,
     Ledger,
+    Limits,
     NewKey,
     NewUser,
     Reconciled,
@@ -31,7 +32,7 @@ from gateway.context import runtime
 from gateway.contract import Answer, Body, Routes
 from gateway.guards import ADMIN_READ, ADMIN_WRITE
 from gateway.queries import AuditQuery, KeysQuery, LedgerQuery, UsageQuery, UsersQuery
-from gateway.schemas import CreateUserRequest, GrantRequest
+from gateway.schemas import CreateUserRequest, GrantRequest, LimitsRequest
 from gateway.services import reports
 from gateway.services.admin_ops import Admin
 from shared.errors import (
@@ -106,6 +107,17 @@ def issue_key(user_id: str) -> NewKey:
 def grant(user_id: str, body: GrantRequest) -> Balance:
     """Grant or correct credits with a note; never below zero"""
     return Balance(data=_admin().grant(_user_id(user_id), body.credits, body.note))
+
+
+@routes.patch("/users/<user_id>/limits", body=Body(LimitsRequest), answer=Limits,
+               op="setLimits",
+               **{**WRITE, "errors": [InvalidParameter, UserNotFound, UnsupportedMediaType]})
+def set_limits(user_id: str, body: LimitsRequest) -> Limits:
+    """Set the user's rate limit and in-flight limit; null: back to the default
+    A limit the body does not name stays as it is; 0 is no limit. Applies from the user's
+    next request."""
+    changes = body.model_dump(exclude_unset=True)
+    return Limits(data=_admin().set_limits(_user_id(user_id), changes))
 
 
 @routes.post("/users/<user_id>/reconcile", answer=Reconciled, **WRITE)

@@ -69,15 +69,40 @@ class UserStateData(Closed):
     disabled_at: NullableTimestamp
 
 
+class LimitValue(Closed):
+    effective: int = Field(description="What applies now; 0: no limit.")
+    override: int | None = Field(description="The user's own value; null: the default applies.")
+    default: int = Field(description="The deployment's default (its setting).")
+
+
+class UserLimits(Closed):
+    rate_limit_per_minute: LimitValue = Field(
+        description="Requests per minute on the customer APIs (`RATE_LIMIT_PER_MINUTE`).")
+    max_concurrent: LimitValue = Field(
+        description="Image requests in flight at once (`MAX_CONCURRENT_PER_USER`).")
+
+
 class UserDetailData(UserStateData):
     credits: int
     ledger_balance: int
+    limits: UserLimits
+    in_flight: int | None = Field(
+        description="Image requests of the user in flight now; null: Redis does not answer.")
     keys: list[UserKey]
     recent_jobs: list[RecentJob]
 
 
 class UserDetail(Wrapped[UserDetailData]):
     """The user."""
+
+
+class LimitsData(Closed):
+    user_id: int
+    limits: UserLimits
+
+
+class Limits(Wrapped[LimitsData]):
+    """The user's limits after the change."""
 
 
 class UserState(Wrapped[UserStateData]):

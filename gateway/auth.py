@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from gateway.context import error_response, runtime
 from gateway.contract import Answer, Body, Routes
-from gateway.guards import BEARER, accounts
+from gateway.guards import BEARER, accounts, remember_limits
 from gateway.response_models import Token
 from gateway.schemas import TokenRequest
 from shared.errors import (
@@ -85,12 +85,17 @@ def register_jwt_callbacks(jwt: JWTManager) -> None:
 
     @jwt.token_in_blocklist_loader
     def _is_revoked(header: dict, payload: dict) -> bool:
-        # Checked on every request, so revoking a key stops its tokens at once.
+        # Checked on every request, so revoking a key stops its tokens at once; the same
+        # query reads the user's own limits, so a change to them applies at once too.
         try:
             user_id, key_id = int(payload["sub"]), int(payload["kid"])
         except (KeyError, TypeError, ValueError):
             return True
-        return not accounts().key_is_active(user_id, key_id)
+        row = accounts().active_key(user_id, key_id)
+        if row is None:
+            return True
+        remember_limits(user_id, row)
+        return False
 
     @jwt.token_verification_loader
     def _claims_ok(header: dict, payload: dict) -> bool:

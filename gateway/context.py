@@ -30,6 +30,7 @@ _REMOVEBG_ERRORS: dict[str, tuple[int, str, str]] = {
     "invalid_api_key": (403, "auth_failed", "API Key invalid"),
     "insufficient_credits": (402, "insufficient_credits", "Insufficient credits"),
     "rate_limited": (429, "rate_limit_exceeded", "Rate limit exceeded"),
+    "concurrency_limited": (429, "rate_limit_exceeded", "Rate limit exceeded"),
 }
 
 

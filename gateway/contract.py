@@ -86,12 +86,12 @@ class Contract:
     @property
     def refusals(self) -> tuple[type[ApiError], ...]:
         """Every error it can answer: the guard's, its own, the limiter's, 405 for another
-        method on its path, 413 for a POST (a body over the limit is refused unread) and, with
-        a path parameter, Flask's 404 (a value with a '/' matches no route)."""
+        method on its path, 413 for a POST or PATCH (a body over the limit is refused unread)
+        and, with a path parameter, Flask's 404 (a value with a '/' matches no route)."""
         implied: list[type[ApiError]] = [MethodNotAllowed]
         if "{" in self.path:
             implied.insert(0, NotFound)
-        if self.method == "post":
+        if self.method in ("post", "patch"):
             implied.append(PayloadTooLarge)
         if self.rate_limited:
             implied.append(RateLimited)
@@ -121,6 +121,10 @@ class Routes:
     def post(self, rule: str, **contract: Any) -> Callable[[View], View]:
         """Declare a POST route (see route)."""
         return self.route("post", rule, **contract)
+
+    def patch(self, rule: str, **contract: Any) -> Callable[[View], View]:
+        """Declare a PATCH route (see route)."""
+        return self.route("patch", rule, **contract)
 
     def delete(self, rule: str, **contract: Any) -> Callable[[View], View]:
         """Declare a DELETE route (see route)."""

@@ -19,11 +19,12 @@ from gateway.context import removebg_status
 from gateway.contract import JSON, MULTIPART, Answer, Contract
 from gateway.removebg_models import RemoveBgError
 from gateway.response_models import Error
-from shared.errors import ApiError, Overloaded, RateLimited
+from shared.errors import ApiError, ConcurrencyLimited, Overloaded, RateLimited
 
 REF = "#/components/schemas/{model}"
 BINARY = {"type": "string", "format": "binary"}
-_LIMIT_TEXT = {"X-RateLimit-Limit": "Requests allowed per user per minute.",
+_LIMIT_TEXT = {"X-RateLimit-Limit": "Requests this user may make per minute (their own limit, "
+                                    "else the deployment's).",
                "X-RateLimit-Remaining": "Requests left in the current one-minute window."}
 # Our API counts the reset in seconds; remove.bg's (and so its wire) as a Unix time.
 LIMIT_HEADERS = {
@@ -180,8 +181,10 @@ def _errors(c: Contract, refs: dict[Any, str], hints: Mapping[str, str]) -> dict
         headers: dict[str, Any] = {}
         # Only what the view (or the limiter) answers carries the counts: the guard's refusals
         # and Flask's own (routing, body size) come before the limiter.
+        # A user without a rate limit gets none on a 429 for their in-flight limit.
         if c.rate_limited and any(e in c.errors or e is RateLimited for e in errors):
-            headers.update(_limit_headers(c.wire, status == 429))
+            headers.update(_limit_headers(c.wire, status == 429
+                                          and ConcurrencyLimited not in errors))
         if RateLimited in errors or Overloaded in errors:
             headers["Retry-After"] = {
                 "description": "Seconds to wait before retrying.",

@@ -3,7 +3,8 @@
 A guard is a credential check, its OpenAPI security scheme and the errors it answers when it
 refuses. A route names its guard once, in its declaration (gateway/contract.py): the check runs
 before the view and the document lists the scheme and the refusals. current_user_id() and
-current_key_id() tell the views (and the rate limiter) whose request it is.
+current_key_id() tell the views (and the rate limiter) whose request it is, current_limits()
+what that user may do (their own limits, read with the key or token at no extra cost).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from flask_jwt_extended import get_jwt, jwt_required
 
 from gateway.admin_auth import admin_required
 from gateway.context import runtime
+from gateway.services import limits
 from gateway.services.accounts import Accounts
 from shared.errors import (
     ApiError,
@@ -52,6 +54,22 @@ def current_key_id() -> int:
     return int(get_jwt()["kid"])
 
 
+def remember_limits(user_id: int, row: dict[str, Any]) -> None:
+    """Keep the limits of this request's user from the row its credential check read."""
+    g.user_limits = (user_id, limits.effective(runtime().settings, row))
+
+
+def current_limits(user_id: int | None = None) -> limits.UserLimits:
+    """The limits of this request's user (or of user_id): those its credential check read,
+    else (a path that did not keep them) read now."""
+    user_id = current_user_id() if user_id is None else user_id
+    kept = g.get("user_limits")
+    if kept is None or kept[0] != user_id:
+        row = runtime().db.one("get_user", user_id=user_id) or {}
+        remember_limits(user_id, row)
+    return g.user_limits[1]
+
+
 @dataclass(frozen=True)
 class Guard:
     """A credential check. `scheme` is its OpenAPI security scheme (named `name`); `errors`
@@ -71,7 +89,9 @@ def api_key_required(view: F) -> F:
         key = request.headers.get("X-Api-Key", "").strip()
         if not key:
             raise Unauthorized("Send your API key in the X-Api-Key header.")
-        g.api_key_user, g.api_key_id = accounts().verify_key(key)
+        owner = accounts().key_owner(key)
+        g.api_key_user, g.api_key_id = int(owner["user_id"]), int(owner["id"])
+        remember_limits(g.api_key_user, owner)
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

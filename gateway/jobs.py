@@ -19,11 +19,14 @@ from flask import request, url_for
 
 from gateway.context import runtime
 from gateway.forms import Upload
+from gateway.guards import current_limits
 from gateway.routing import pick_queue
 from gateway.schemas import MAX_IDEMPOTENCY_KEY
+from gateway.services import concurrency
 from shared.config import Settings
 from shared.errors import (
     ApiError,
+    ConcurrencyLimited,
     DependencyDown,
     IdempotencyMismatch,
     InputRefused,
@@ -46,11 +49,12 @@ from shared.tasks import REMOVE_BACKGROUND, RemoveBackgroundPayload, done_key
 
 # What submitting an image job and waiting for it can answer, on either API: the body and its
 # upload (parameters, media type, size, the image itself), the credit, idempotency, the queue
-# and the stores, and the worker's own errors coming back (ApiError: any other code it sends).
+# and the stores, the worker's own errors coming back (ApiError: any other code it sends), and
+# the user's in-flight limit (gateway/services/concurrency.py).
 JOB_ERRORS: tuple[type[ApiError], ...] = (
     InvalidParameter, UnsupportedMediaType, InvalidImage, UnknownForeground, InputUnreachable,
     InputRefused, InsufficientCredits, InputTooLarge, IdempotencyMismatch, ProcessingFailed,
-    ApiError, Overloaded, DependencyDown, StorageError, ProcessingTimeout)
+    ApiError, Overloaded, DependencyDown, StorageError, ProcessingTimeout, ConcurrencyLimited)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # Longest single BLPOP: below the Redis client's socket read timeout (redis-py 8 defaults
@@ -100,7 +104,14 @@ def resolve_model(requested: str | None, settings: Settings) -> str:
 
 def submit(user_id: int, key_id: int | None, params: dict[str, Any],
            uploads: list[Upload]) -> Outcome:
-    """Run one job to its end (or raise: refusal, failure as its error, or 504 timeout)."""
+    """Run one job to its end (or raise: refusal, failure as its error, or 504 timeout),
+    holding one of the user's in-flight slots throughout (429 first when none is free)."""
+    with concurrency.slot(runtime(), user_id, current_limits(user_id).max_concurrent):
+        return _submit(user_id, key_id, params, uploads)
+
+
+def _submit(user_id: int, key_id: int | None, params: dict[str, Any],
+            uploads: list[Upload]) -> Outcome:
     rt = runtime()
     params = {**params, "model": resolve_model(params.get("model"), rt.settings)}
     idem_key = idempotency_key()

@@ -55,7 +55,12 @@ HINTS: dict[str, str] = {
     "invalid_image": "not decodable, truncated, HTML, empty.",
     "unknown_foreground": "no subject found.",
     "idempotency_key_mismatch": "an `Idempotency-Key` reused with another body.",
-    "rate_limited": "over `RATE_LIMIT_PER_MINUTE` for this user; never charged.",
+    "rate_limited": "over this user's requests per minute (`RATE_LIMIT_PER_MINUTE` unless an "
+                    "operator set the user's own); never charged.",
+    "concurrency_limited": "this user already has as many image requests in flight as they "
+                           "may (`MAX_CONCURRENT_PER_USER` unless an operator set the user's "
+                           "own), with `error.limit`; retry when one ends. Never charged, no "
+                           "job made.",
     "processing_failed": "the worker failed unexpectedly (the credit is refunded).",
     "input_unreachable": "DNS, refused, timeout, non-2xx.",
     "input_url_forbidden": "loopback, private, link-local addresses; other schemes; "

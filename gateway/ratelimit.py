@@ -1,5 +1,10 @@
 """Per-user request rate limit: a fixed one-minute window counted in Redis by one Lua script.
 
+Each user's limit is their own where an operator set one (admin API / CLI), else
+RATE_LIMIT_PER_MINUTE; 0 is no limit (gateway/services/limits.py). It is read with the request's
+key or token check, so a change applies from the user's next request; the count of the current
+window is kept, so lowering a limit below it refuses at once.
+
 The limit is checked after the token is verified and before the view runs, so a refused
 request never reserves a credit nor records a job. Every limited route's response (errors
 included) carries X-RateLimit-Limit / -Remaining / -Reset; a refusal is 429 `rate_limited`
@@ -22,7 +27,7 @@ from flask import Flask, g, request
 from flask.typing import ResponseReturnValue
 
 from gateway.context import runtime
-from gateway.guards import current_user_id
+from gateway.guards import current_limits, current_user_id
 from shared.errors import RateLimited
 
 log = logging.getLogger("gateway.ratelimit")
@@ -80,7 +85,7 @@ def rate_limited(view: F) -> F:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         rt = runtime()
-        limit = rt.settings.rate_limit_per_minute
+        limit = current_limits().rate_limit_per_minute
         if limit > 0:
             try:
                 verdict = hit(rt.redis, current_user_id(), limit)

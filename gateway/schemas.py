@@ -19,6 +19,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from gateway.services import limits
 from shared import options as opt
 from shared.colors import GRADIENT_DIRECTIONS, normalise_color, parse_gradient
 from shared.errors import IMAGE_FORMATS_TEXT, InvalidParameter
@@ -242,3 +243,34 @@ class GrantRequest(BaseModel):
     credits: Annotated[WholeCredits, Field(json_schema_extra={"not": {"const": 0}})] = Field(
         description="Positive: a grant; negative: a correction.")
     note: Note
+
+
+def _limit(name: str) -> Any:
+    """A limit's field: an integer 0 (no limit)..its top, or null (back to the default);
+    anything else is the service's 400 naming the field."""
+    top = limits.LIMITS[name][1]
+
+    def checked(value: Any) -> Any:
+        limits.check({name: value})
+        return value
+
+    return Annotated[int | None, BeforeValidator(checked), WithJsonSchema(
+        {"type": ["integer", "null"], "minimum": 0, "maximum": top})]
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+class LimitsRequest(BaseModel):
+    """PATCH /admin/v1/users/<id>/limits: the limits named change; the others stay."""
+
+    # At least one limit; a missing one is unchanged, which is no `default` (null resets).
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+
+    rate_limit_per_minute: _limit("rate_limit_per_minute") = Field(  # type: ignore[valid-type]
+        None, description="Requests per minute on the customer APIs; 0: no limit; null: "
+                          "`RATE_LIMIT_PER_MINUTE`.", json_schema_extra=_no_default)
+    max_concurrent: _limit("max_concurrent") = Field(  # type: ignore[valid-type]
+        None, description="Image requests in flight at once; 0: no limit; null: "
+                          "`MAX_CONCURRENT_PER_USER`.", json_schema_extra=_no_default)

@@ -72,6 +72,9 @@ class Settings:
     max_request_bytes: int = 16384
     # Requests per user per minute on the v1 endpoints (Redis fixed window); 0 disables.
     rate_limit_per_minute: int = 600
+    # Image jobs one user may have in flight at once, across every gateway (Redis); 0 = no
+    # limit. Both are defaults: an operator sets a user's own through the admin API / CLI.
+    max_concurrent_per_user: int = 0
     # Gateway: the web pages' folder (HTML, static/, node_modules/); empty: web/ in the repo.
     web_root: str = ""
 
@@ -170,6 +173,8 @@ class Settings:
             raise ConfigError("PNG_ZLIB_STRATEGY must be default, filtered, huffman, rle or fixed")
         if self.rate_limit_per_minute < 0:
             raise ConfigError("RATE_LIMIT_PER_MINUTE must be 0 (off) or positive")
+        if self.max_concurrent_per_user < 0:
+            raise ConfigError("MAX_CONCURRENT_PER_USER must be 0 (off) or positive")
         if self.model_name not in MODELS:
             raise ConfigError(f"MODEL_NAME must be one of {', '.join(MODELS)}")
         try:

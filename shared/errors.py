@@ -201,6 +201,12 @@ class RateLimited(ApiError):
     code = "rate_limited"
 
 
+class ConcurrencyLimited(RateLimited):
+    """Too many requests in flight at once."""
+
+    code = "concurrency_limited"
+
+
 class InputUnreachable(ApiError):
     """The input image URL could not be fetched."""
 

@@ -96,6 +96,12 @@ class Accounts:
 
     def verify_key(self, api_key: str) -> tuple[int, int]:
         """(user_id, key_id) for a valid, unrevoked key of an enabled user; InvalidApiKey else."""
+        row = self.key_owner(api_key)
+        return int(row["user_id"]), int(row["id"])
+
+    def key_owner(self, api_key: str) -> dict[str, Any]:
+        """The row of a valid, unrevoked key of an enabled user (`id`, `user_id` and the user's
+        own limits); InvalidApiKey else."""
         prefix, secret = split_key(api_key)
         row = self.db.one("get_api_key", prefix=prefix)
         if not secret_matches(row, secret):
@@ -106,11 +112,12 @@ class Accounts:
         if row["disabled_at"] is not None:
             raise InvalidApiKey("This account has been disabled.")
         self.db.run("touch_api_key", key_id=row["id"])
-        return int(row["user_id"]), int(row["id"])
+        return row
 
-    def key_is_active(self, user_id: int, key_id: int) -> bool:
-        """True while the key a token was issued for is not revoked (nor its user disabled)."""
-        return self.db.one("key_is_active", key_id=key_id, user_id=user_id) is not None
+    def active_key(self, user_id: int, key_id: int) -> dict[str, Any] | None:
+        """The user's own limits while the key a token was issued for is not revoked (nor its
+        user disabled); None once it is."""
+        return self.db.one("key_is_active", key_id=key_id, user_id=user_id)
 
     def revoke_key(self, prefix: str, conn: Any = None) -> dict:
         """Revoke by public prefix (idempotent)."""

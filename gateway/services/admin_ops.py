@@ -9,7 +9,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from gateway.services import audit, pages
+import redis as redis_lib
+
+from gateway.services import audit, concurrency, limits, pages
 from gateway.services.accounts import Accounts
 from gateway.services.audit import Actor
 from shared.db import q
@@ -75,7 +77,7 @@ class Admin:
         return pages.page(rows, limit, lambda r: {"id": r["id"]})
 
     def show_user(self, user_id: int) -> dict[str, Any]:
-        """Balance, keys (by prefix) and recent jobs of a user."""
+        """Balance, limits, keys (by prefix) and recent jobs of a user."""
         user = self.rt.db.one("get_user", user_id=user_id)
         if user is None:
             raise UserNotFound(f"no user {user_id}", param="user")
@@ -83,9 +85,36 @@ class Admin:
             "user_id": user_id, "email": user["email"], "created_at": user["created_at"],
             "disabled_at": user["disabled_at"], "credits": self.rt.credits.balance(user_id),
             "ledger_balance": self.rt.credits.ledger_balance(user_id),
+            "limits": limits.describe(self.rt.settings, user),
+            "in_flight": self._in_flight(user_id),
             "keys": self.rt.db.all("list_api_keys", user_id=user_id),
             "recent_jobs": self.rt.db.all("recent_jobs", user_id=user_id, limit=20),
         }
+
+    def _in_flight(self, user_id: int) -> int | None:
+        """The user's image requests in flight now (None: Redis does not answer)."""
+        try:
+            return concurrency.in_flight(self.rt.redis, user_id)
+        except redis_lib.RedisError:
+            return None
+
+    def set_limits(self, user_id: int, changes: dict[str, int | None]) -> dict[str, Any]:
+        """Set a user's own limits (None: back to the default; a limit not named is kept).
+        Applies from the user's next request: the gateway reads them with every key check."""
+        limits.check(changes)
+        with self.rt.db.connection() as conn, conn.transaction():
+            before = conn.execute(q("user_limits_lock"), {"user_id": user_id}).fetchone()
+            if before is None:
+                raise UserNotFound(f"no user {user_id}", param="user")
+            after = conn.execute(q("user_set_limits"), {
+                "user_id": user_id,
+                "set_rate": "rate_limit_per_minute" in changes,
+                "rate_limit_per_minute": changes.get("rate_limit_per_minute"),
+                "set_concurrent": "max_concurrent" in changes,
+                "max_concurrent": changes.get("max_concurrent")}).fetchone()
+            audit.record(conn, self.actor, "user.limits", f"user:{user_id}",
+                         limits.overrides(before), limits.overrides(after))
+        return {"user_id": user_id, "limits": limits.describe(self.rt.settings, after)}
 
     def set_disabled(self, user_id: int, disabled: bool) -> dict[str, Any]:
         """Disable (every key and token of the user fails at once) or enable again."""

@@ -47,6 +47,19 @@ UPDATE users SET disabled_at = CASE WHEN %(disabled)s THEN coalesce(disabled_at,
 WHERE id = %(user_id)s
 RETURNING id, email, created_at, disabled_at;
 
+-- name: user_limits_lock
+SELECT id, rate_limit_per_minute, max_concurrent FROM users WHERE id = %(user_id)s FOR UPDATE;
+
+-- name: user_set_limits
+-- A limit not named keeps its value; a named one takes the new value (NULL: the default).
+UPDATE users SET
+    rate_limit_per_minute = CASE WHEN %(set_rate)s THEN %(rate_limit_per_minute)s::int
+                                 ELSE rate_limit_per_minute END,
+    max_concurrent = CASE WHEN %(set_concurrent)s THEN %(max_concurrent)s::int
+                          ELSE max_concurrent END
+WHERE id = %(user_id)s
+RETURNING id, rate_limit_per_minute, max_concurrent;
+
 -- name: key_list
 SELECT k.id, k.user_id, k.prefix, k.created_at, k.last_used_at, k.revoked_at FROM api_keys k
 WHERE (%(after_id)s::bigint IS NULL OR k.id > %(after_id)s)

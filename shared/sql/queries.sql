@@ -2,19 +2,23 @@
 INSERT INTO users (email) VALUES (%(email)s) RETURNING id;
 
 -- name: get_user
-SELECT id, email, created_at, disabled_at FROM users WHERE id = %(user_id)s;
+SELECT id, email, created_at, disabled_at, rate_limit_per_minute, max_concurrent
+FROM users WHERE id = %(user_id)s;
 
 -- name: create_api_key
 INSERT INTO api_keys (user_id, prefix, secret_hash)
 VALUES (%(user_id)s, %(prefix)s, %(secret_hash)s) RETURNING id;
 
 -- name: get_api_key
-SELECT k.id, k.user_id, k.prefix, k.secret_hash, k.revoked_at, u.disabled_at
+-- The user's own limits come along: the request this key authenticates applies them.
+SELECT k.id, k.user_id, k.prefix, k.secret_hash, k.revoked_at, u.disabled_at,
+       u.rate_limit_per_minute, u.max_concurrent
 FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.prefix = %(prefix)s;
 
 -- name: key_is_active
--- A token works while its key is unrevoked and its user is not disabled.
-SELECT 1 FROM api_keys k JOIN users u ON u.id = k.user_id
+-- A token works while its key is unrevoked and its user is not disabled. The user's own
+-- limits come along: the request this token authenticates applies them.
+SELECT u.rate_limit_per_minute, u.max_concurrent FROM api_keys k JOIN users u ON u.id = k.user_id
 WHERE k.id = %(key_id)s AND k.user_id = %(user_id)s AND k.revoked_at IS NULL
   AND u.disabled_at IS NULL;
 

@@ -92,3 +92,33 @@ def test_unknown_user_or_key_is_still_an_invalid_parameter(stack_env, settings):
         rc, err = admin(stack_env, *args)
         assert rc == 1 and err["error"]["code"] == "invalid_parameter", err
         assert err["error"]["param"] == param
+
+
+def test_set_limits_and_show_them(stack_env, settings, rt):
+    rc, created = admin(stack_env, "create-user", "--email",
+                        f"cli-{uuid.uuid4().hex[:8]}@example.com")
+    uid = str(created["user_id"])
+    rc, out = admin(stack_env, "set-limits", "--user", uid, "--rate-limit", "50",
+                    "--max-concurrent", "3")
+    assert rc == 0 and out["limits"]["rate_limit_per_minute"] == {
+        "effective": 50, "override": 50, "default": settings.rate_limit_per_minute}
+    assert out["limits"]["max_concurrent"]["override"] == 3
+    # `default` resets one; the option not given stays as it is.
+    rc, out = admin(stack_env, "set-limits", "--user", uid, "--rate-limit", "default")
+    assert rc == 0
+    rc, shown = admin(stack_env, "show-user", "--user", uid)
+    assert shown["limits"]["rate_limit_per_minute"]["override"] is None
+    assert shown["limits"]["rate_limit_per_minute"]["effective"] == settings.rate_limit_per_minute
+    assert shown["limits"]["max_concurrent"] == {
+        "effective": 3, "override": 3, "default": settings.max_concurrent_per_user}
+    assert shown["in_flight"] == 0
+    rc, err = admin(stack_env, "set-limits", "--user", uid, "--max-concurrent", "-1")
+    assert rc == 1 and err["error"]["param"] == "max_concurrent"
+    rc, err = admin(stack_env, "set-limits", "--user", uid)
+    assert rc == 1 and err["error"]["code"] == "invalid_parameter"
+    assert rt.db.one("get_user", user_id=int(uid))["max_concurrent"] == 3
+    rc, trail = admin(stack_env, "audit", "--target", f"user:{uid}")
+    assert [(e["action"], e["after"]) for e in trail["data"][:2]] == [
+        ("user.limits", {"rate_limit_per_minute": None, "max_concurrent": 3}),
+        ("user.limits", {"rate_limit_per_minute": 50, "max_concurrent": 3})]
+    assert trail["data"][0]["actor"].startswith("cli:")

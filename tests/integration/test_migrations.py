@@ -10,7 +10,8 @@ import pytest
 from shared.db import migrate, migration_files
 
 EXPECTED_COLUMNS = {
-    "users": {"id", "email", "created_at", "disabled_at"},
+    "users": {"id", "email", "created_at", "disabled_at", "rate_limit_per_minute",
+              "max_concurrent"},
     "api_keys": {"id", "user_id", "prefix", "secret_hash", "created_at", "last_used_at",
                  "revoked_at"},
     "jobs": {"id", "user_id", "api_key_id", "status", "params", "output_key", "error_code",
