@@ -30,7 +30,7 @@ from shared.options import OutputOptions
 from shared.runtime import Runtime
 from shared.storage import output_key
 from shared.tasks import JobResult, RemoveBackgroundPayload, publish_result
-from worker import colour, decode, edge_colours, encode, inputs, render, segment, sessions
+from worker import colour, decode, depth16, edge_colours, encode, inputs, render, segment, sessions
 
 log = logging.getLogger("worker.job")
 T = TypeVar("T")
@@ -75,6 +75,7 @@ def process(rt: Runtime, payload: RemoveBackgroundPayload) -> JobResult:
         image, factor = watch.run("decode", decode.photo, data, opts, settings.max_image_pixels)
         space = watch.run("decode", colour.space_of, image)
         srgb = watch.run("decode", space.to_srgb, image)  # what the model sees
+        image.info.pop(depth16.WIDE, None)  # a 16-bit photo's pixels: converted, now spent
         if space.note:
             notes.append(space.note)
         if opts.get("color_space") == "srgb":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 
+import imagecodecs
 import numpy as np
 import pytest
 from PIL import Image, ImageCms
@@ -17,6 +18,8 @@ from skimage.color import deltaE_cie76, rgb2lab
 
 from tests.integration.test_remove_background import fetch_output
 from tests.integration.test_uploads import upload
+from tests.reference.colour_float import adobe_to_srgb
+from tests.security.hostile_images import iccp_chunk, png16
 from tests.security.util import auth
 from tests.stack import get_token, make_user
 from tools import icc
@@ -126,3 +129,23 @@ def test_removebg_endpoint_keeps_the_profile_or_converts_on_request(client, rt, 
         outs.append(Image.open(io.BytesIO(resp.data)))
     assert outs[0].info.get("icc_profile") == icc.adobe_rgb()
     assert not outs[1].info.get("icc_profile")
+
+
+def test_a_16_bit_photo_is_converted_at_16_bits(client, token, astronaut, worker):
+    # The astronaut in Adobe RGB at 16 bits (converted from float): a real 16-bit photo.
+    wide = imagecodecs.cms_transform(
+        np.asarray(astronaut, np.float32) / 255, imagecodecs.cms_profile("srgb"),
+        icc.adobe_rgb(), colorspace="rgb", outcolorspace="rgb", outdtype=np.uint16,
+        flags=0x0100)  # unoptimised: exact
+    data = png16(wide, iccp_chunk(icc.adobe_rgb()))
+    out = _output(upload(client, token, data))
+    subject = np.asarray(out)[:, :, 3] == 255
+    assert subject.mean() > 0.2 and out.info.get("icc_profile") == icc.adobe_rgb()
+    # Its own space: each sample rounded once from 16 bits (v / 257).
+    own = ((wide.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    assert np.array_equal(np.asarray(out)[:, :, :3][subject], own[subject])
+    # sRGB on request: within a level of a float conversion of the 16-bit pixels.
+    out = _output(upload(client, token, data, color_space="srgb"))
+    subject = np.asarray(out)[:, :, 3] == 255
+    diff = np.abs(np.asarray(out)[:, :, :3].astype(np.float64) - adobe_to_srgb(wide))
+    assert subject.mean() > 0.2 and diff[subject].max() <= 1.0

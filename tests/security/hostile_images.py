@@ -67,6 +67,18 @@ def png_rgb48() -> bytes:
     return png_raw(w, h, 16, 2, rows)
 
 
+def png16(wide: np.ndarray, *chunks: bytes) -> bytes:
+    """A 48-bit RGB PNG of an (h, w, 3) uint16 array, chunks (iCCP, eXIf) before its data."""
+    height, width, _ = wide.shape
+    big = wide.astype(">u2")
+    rows = b"".join(b"\x00" + big[y].tobytes() for y in range(height))
+    return png_raw(width, height, 16, 2, rows, b"".join(chunks))
+
+
+def iccp_chunk(profile: bytes) -> bytes:
+    return _chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(profile))
+
+
 def png_grey16() -> bytes:
     """A 16-bit greyscale PNG (Pillow mode I;16)."""
     arr = (np.asarray(photo((80, 60)).convert("L")).astype(np.uint16) * 257)
