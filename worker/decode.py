@@ -23,7 +23,7 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from shared.errors import IMAGE_FORMATS_TEXT, InputTooLarge, InvalidImage
 from shared.options import OutputOptions, size_limit
-from worker import colour, depth16
+from worker import colour, depth16, png_profile
 
 # HEIC/HEIF (phones) through pillow-heif's opener; AVIF is Pillow's own (libavif). Both read the
 # declared size from the container without decoding, so the pixel checks below refuse a bomb
@@ -53,6 +53,8 @@ def upright_rgb(data: bytes, max_pixels: int) -> Image.Image:
         raise InvalidImage("The input is empty.")
     # A truncated upload must be refused, not silently padded with grey.
     ImageFile.LOAD_TRUNCATED_IMAGES = False
+    # A PNG profile Pillow would refuse the file for (past 1 MB inflated) or drop: cut first.
+    data, profile, note = png_profile.bounded(data)
     try:
         with warnings.catch_warnings():
             # Our own max_pixels check replaces Pillow's warning; its hard error is caught below.
@@ -64,6 +66,10 @@ def upright_rgb(data: bytes, max_pixels: int) -> Image.Image:
                 if width * height > max_pixels:
                     raise _too_large(width, height, max_pixels)
                 img.seek(0)  # animated GIF/WebP: the first frame only
+                if profile is not None:
+                    img.info["icc_profile"] = profile
+                if note:
+                    img.info["colour_note"] = note  # worker/colour.py: for the job's record
                 if depth16.is_wide(img):
                     wide = depth16.decode(data, img)
                     if wide is not None:

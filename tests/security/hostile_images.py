@@ -163,10 +163,31 @@ def enormous_icc_jpeg() -> bytes:
 
 def iccp_bomb_png() -> bytes:
     """A PNG whose iCCP chunk inflates to 64 MB."""
+    return _iccp_png(b"ICC Profile\x00\x00" + zlib.compress(b"\x00" * (64 << 20), 9))
+
+
+def _iccp_png(body: bytes) -> bytes:
     img = photo((64, 48))
     rows = b"".join(b"\x00" + img.tobytes()[y * 64 * 3:(y + 1) * 64 * 3] for y in range(48))
-    body = b"ICC Profile\x00\x00" + zlib.compress(b"\x00" * (64 << 20), 9)
     return png_raw(64, 48, 8, 2, rows, _chunk(b"iCCP", body))
+
+
+def iccp_2mb_png() -> bytes:
+    """A PNG whose real profile, padded, inflates to 2 MB (past Pillow's 1 MB, within ours)."""
+    from tools import icc
+
+    return _iccp_png(b"ICC Profile\x00\x00"
+                     + zlib.compress(icc.adobe_rgb() + b"\x00" * (2 << 20), 9))
+
+
+def iccp_corrupt_png() -> bytes:
+    """A PNG whose iCCP chunk is not a zlib stream."""
+    return _iccp_png(b"ICC Profile\x00\x00" + b"\x78\x9c not deflate data at all")
+
+
+def iccp_unknown_method_png() -> bytes:
+    """A PNG whose iCCP chunk names compression method 7 (only 0, zlib, exists)."""
+    return _iccp_png(b"ICC Profile\x00\x07" + zlib.compress(b"\x00" * 200))
 
 
 def cmyk_jpeg() -> bytes:
