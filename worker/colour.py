@@ -137,6 +137,8 @@ def cmyk_to_rgb(image: Image.Image) -> Image.Image:
     return out
 
 
-def convert(image: Image.Image, space: Space) -> Image.Image:
-    """A decoded RGB image (a background photo), through its own profile, into space."""
-    return space.from_srgb(space_of(image).to_srgb(image))
+def convert(image: Image.Image, space: Space) -> tuple[Image.Image, str | None]:
+    """A decoded RGB image (a background photo), through its own profile, into space; and
+    why its profile was ignored, if it was (for the job's record)."""
+    own = space_of(image)
+    return space.from_srgb(own.to_srgb(image)), own.note

@@ -20,7 +20,7 @@ from tests.integration.test_remove_background import fetch_output
 from tests.integration.test_uploads import upload
 from tests.reference.colour_float import adobe_to_srgb
 from tests.security.hostile_images import iccp_chunk, png16
-from tests.security.util import auth
+from tests.security.util import assert_balance, auth, last_job
 from tests.stack import get_token, make_user
 from tools import icc
 
@@ -115,6 +115,32 @@ def test_a_garbage_profile_is_ignored_and_the_job_says_so(client, rt, token, ast
     job = client.get(f"/api/v1/jobs/{resp.headers['X-Job-Id']}", headers=auth(token)).get_json()
     assert job["status"] == "succeeded"
     assert any("ICC profile" in note for note in job["notes"]), job
+
+
+def test_notes_for_a_background_photo_and_on_a_failed_job(client, rt, images, astronaut,
+                                                            worker):
+    user = make_user(rt, credits=3)
+    token = get_token(client, user["api_key"])
+    junk = b"not a profile" * 50
+    bg = images.add("bg-junk-profile.png", _save(Image.new("RGB", (64, 64), (20, 90, 200)),
+                                                 "PNG", icc_profile=junk), "image/png")
+    resp = upload(client, token, _save(astronaut, "PNG"), bg_image_url=bg)
+    _output(resp)
+    job = client.get(f"/api/v1/jobs/{resp.headers['X-Job-Id']}", headers=auth(token)).get_json()
+    assert job["status"] == "succeeded"
+    assert len(job["notes"]) == 1 and job["notes"][0].startswith("Background photo: "), job
+    assert "ICC profile" in job["notes"][0]
+    # A job that fails after its photo's profile was ignored: the failed record says so too.
+    not_an_image = images.add("bg-not-an-image.png", b"<html>no</html>", "image/png")
+    resp = upload(client, token, _save(astronaut, "PNG", icc_profile=junk),
+                  bg_image_url=not_an_image)
+    assert resp.status_code == 422, resp.get_json()
+    failed = last_job(rt, user)
+    assert failed["status"] == "failed" and failed["error_code"] == "invalid_image"
+    job = client.get(f"/api/v1/jobs/{failed['id']}", headers=auth(token)).get_json()
+    assert job["status"] == "failed" and job["error"]["code"] == "invalid_image"
+    assert len(job["notes"]) == 1 and "ICC profile" in job["notes"][0], job
+    assert_balance(rt, user, 2)
 
 
 def test_removebg_endpoint_keeps_the_profile_or_converts_on_request(client, rt, adobe_png,
