@@ -14,11 +14,10 @@ from __future__ import annotations
 import struct
 import zlib
 
-from worker.colour import MAX_PROFILE_BYTES
+from worker.colour import MAX_PROFILE_BYTES, UNREADABLE
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PILLOW_LIMIT = 1 << 20  # PngImagePlugin.MAX_TEXT_CHUNK (ImageFile.SAFEBLOCK)
-_UNREADABLE = "The image's ICC profile is unreadable: ignored, the image was read as sRGB."
 
 
 def bounded(data: bytes) -> tuple[bytes, bytes | None, str | None]:
@@ -55,17 +54,17 @@ def _inflate(body: bytes) -> tuple[bytes | None, str | None, bool]:
     """(profile, note, whether Pillow cannot take the chunk) of one iCCP chunk's data."""
     name_end = body.find(b"\x00")
     if name_end < 0 or name_end + 1 >= len(body) or body[name_end + 1] != 0:
-        return None, _UNREADABLE, True  # no name, or a compression method other than zlib
+        return None, UNREADABLE, True  # no name, or a compression method other than zlib
     inflater = zlib.decompressobj()
     try:
         profile = inflater.decompress(body[name_end + 2:], MAX_PROFILE_BYTES + 1)
     except zlib.error:
-        return None, _UNREADABLE, True
+        return None, UNREADABLE, True
     if len(profile) > MAX_PROFILE_BYTES:
         return None, (f"The image's ICC profile inflates to more than {MAX_PROFILE_BYTES} "
                       "bytes: ignored, the image was read as sRGB."), True
     if not inflater.eof:
-        return None, _UNREADABLE, True  # a cut-off stream: part of a profile
+        return None, UNREADABLE, True  # a cut-off stream: part of a profile
     if len(profile) > _PILLOW_LIMIT:
         return profile, None, True  # whole and within our bound: used, past Pillow's
     return None, None, False
