@@ -46,8 +46,8 @@ def decode(data: bytes, header: Image.Image) -> Image.Image | None:
     else:
         try:
             wide = imagecodecs.tiff_decode(data, index=0)
-        except imagecodecs.TiffError:
-            return None
+        except (imagecodecs.TiffError, ValueError, RuntimeError):
+            return None  # a layout libtiff takes differently: Pillow's own path decides
     if wide.dtype != np.uint16 or wide.ndim != 3 or wide.shape[:2] != (height, width):
         if header.format == "PNG":
             raise InvalidImage("The input PNG does not match its header.")
