@@ -8,7 +8,9 @@ background colours (sRGB hex) are converted into that space so that they look as
 `color_space=srgb` converts the output to sRGB instead. A profile that cannot be read or used
 (garbage, a wrong colour space, more than MAX_PROFILE_BYTES) is ignored, never fatal: the photo
 is then read as sRGB and `Space.note` says why, for the job's record. A 16-bit photo
-(worker/depth16.py) is converted to sRGB from its 16-bit pixels, rounded once at the end.
+(worker/depth16.py) is converted to sRGB from its 16-bit pixels, rounded once at the end. A
+profile's transforms are built once per process (a small cache by its digest), and the model's
+copy of a matrix/TRC photo (nearly all) goes through a compiled pass, worker/matrix_shaper.py.
 """
 
 from __future__ import annotations
@@ -19,13 +21,13 @@ import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import imagecodecs
 import numpy as np
 from PIL import Image, ImageCms
 
-from worker import depth16
+from worker import depth16, matrix_shaper
 
 log = logging.getLogger("worker.colour")
 
@@ -46,8 +48,9 @@ class Space:
 
     icc: bytes | None = None
     note: str | None = None
-    _to_srgb: Any = None  # ImageCms transforms, built once per job
+    _to_srgb: Any = None  # ImageCms transforms, built once per profile (_transforms)
     _from_srgb: Any = None
+    _fast: matrix_shaper.MatrixShaper | None = None  # the compiled pass, where it applies
 
     @property
     def is_srgb(self) -> bool:
@@ -60,6 +63,8 @@ class Space:
         wide = image.info.get(depth16.WIDE)
         if wide is not None and self.icc:
             return Image.fromarray(depth16.to8(wide_to_srgb(wide, self.icc)), "RGB")
+        if self._fast is not None and image.mode == "RGB":
+            return Image.fromarray(self._fast.to_srgb(np.asarray(image)), "RGB")
         return ImageCms.applyTransform(image, self._to_srgb)  # type: ignore[return-value]
 
     def from_srgb(self, image: Image.Image) -> Image.Image:
@@ -111,25 +116,33 @@ def space_of(image: Image.Image) -> Space:
     icc = image.info.get("icc_profile")
     if not icc:
         return Space(note=image.info.get("colour_note"))  # (a CMYK photo's, a cut PNG chunk's)
-    to_srgb, from_srgb, note = _transforms(icc)
-    if note:
-        return Space(note=note)
-    return Space(icc=icc, _to_srgb=to_srgb, _from_srgb=from_srgb)
+    found = _transforms(icc)
+    if found.note:
+        return Space(note=found.note)
+    return Space(icc=icc, _to_srgb=found.to_srgb, _from_srgb=found.from_srgb,
+                 _fast=found.fast)
 
 
 # The transforms of the last few profiles, by their bytes' digest: most photos of a deployment
 # carry one of a handful (Display P3, Adobe RGB, sRGB), and building the pair anew cost ~4 ms
 # a job (of ~19 ms for the whole conversion at 1024x1024). NOCACHE: LittleCMS's one-pixel
 # cache is what would make a transform unsafe to share between threads.
-_CACHED: OrderedDict[bytes, tuple[Any, Any, str | None]] = OrderedDict()
+class _Transforms(NamedTuple):
+    to_srgb: Any = None
+    from_srgb: Any = None
+    fast: matrix_shaper.MatrixShaper | None = None
+    note: str | None = None  # why the profile is ignored (then no transform)
+
+
+_CACHED: OrderedDict[bytes, _Transforms] = OrderedDict()
 _CACHED_MAX = 16
 _LOCK = threading.Lock()
 
 
-def _transforms(icc: bytes) -> tuple[Any, Any, str | None]:
-    """(to sRGB, from sRGB, None), or (None, None, why the profile is ignored)."""
+def _transforms(icc: bytes) -> _Transforms:
+    """A profile's transforms to and from sRGB, or why it is ignored."""
     if not isinstance(icc, bytes) or len(icc) > MAX_PROFILE_BYTES:
-        return None, None, read_profile(icc)[1]  # not kept: an enormous one stays out
+        return _Transforms(note=read_profile(icc)[1])  # not kept: an enormous one stays out
     key = hashlib.sha256(icc).digest()
     with _LOCK:
         found = _CACHED.get(key)
@@ -144,18 +157,22 @@ def _transforms(icc: bytes) -> tuple[Any, Any, str | None]:
     return found
 
 
-def _build(icc: bytes) -> tuple[Any, Any, str | None]:
+def _build(icc: bytes) -> _Transforms:
     profile, note = read_profile(icc)
     if profile is None:
-        return None, None, note
+        return _Transforms(note=note)
     try:
-        return (ImageCms.buildTransform(profile, _SRGB, "RGB", "RGB", _INTENT, flags=_SHARED),
-                ImageCms.buildTransform(_SRGB, profile, "RGB", "RGB", _INTENT, flags=_SHARED),
-                None)
+        to_srgb = ImageCms.buildTransform(profile, _SRGB, "RGB", "RGB", _INTENT, flags=_SHARED)
+        from_srgb = ImageCms.buildTransform(_SRGB, profile, "RGB", "RGB", _INTENT, flags=_SHARED)
     except _CMS_ERRORS:
-        return None, None, ("The image's ICC profile cannot convert RGB pixels (a "
-                            f"{profile.profile.xcolor_space.strip() or 'unknown'} profile): "
-                            "ignored, the image was read as sRGB.")
+        return _Transforms(note=("The image's ICC profile cannot convert RGB pixels (a "
+                                 f"{profile.profile.xcolor_space.strip() or 'unknown'} "
+                                 "profile): ignored, the image was read as sRGB."))
+    # The model's copy through a compiled pass where the profile is curves and a matrix,
+    # checked against LittleCMS's unoptimised conversion (worker/matrix_shaper.py).
+    fast = matrix_shaper.build(
+        icc, lambda rgb: depth16.to8(wide_to_srgb(rgb.astype(np.uint16) * 257, icc)))
+    return _Transforms(to_srgb, from_srgb, fast)
 
 
 def cmyk_to_rgb(image: Image.Image) -> Image.Image:
