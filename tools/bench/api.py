@@ -145,6 +145,7 @@ def api_caller(stack: Stack, token: str, image_url: str) -> Callable[[], tuple[b
         info = {"bytes": 0, "job_id": key.split(".")[0], "latency": latency}
         if job and job["timings"]:
             info["worker_s"] = (job["finished_at"] - job["started_at"]).total_seconds()
+            info["decode_s"] = job["timings"].get("decode")  # the colour conversion's stage
         return True, info
 
     return call

@@ -29,6 +29,8 @@ def alternate(caller: Callable[[str], Callable[[], tuple[bool, dict]]], clients:
     runs = {label: Run(f"colour {label}", "1024x1024", clients, 0.0,
                        extra={"rounds": [], "round_seconds": seconds})
             for label in calls}
+    stages: dict[str, dict[str, list[float]]] = {label: {"decode": [], "worker": []}
+                                                 for label in calls}
     for n in range(rounds):
         for label, call in calls.items():
             say(f"colour {label} 1024x1024, round {n + 1}/{rounds}, {clients} client(s), "
@@ -41,9 +43,26 @@ def alternate(caller: Callable[[str], Callable[[], tuple[bool, dict]]], clients:
             run.errors += one.errors
             run.latencies += one.latencies
             run.extra["rounds"].append(round(one.rate, 3))
-    for run in runs.values():
+            for _, ok, info in results:
+                if ok and info.get("decode_s") is not None:
+                    stages[label]["decode"].append(info["decode_s"] * 1000)
+                    stages[label]["worker"].append(info["worker_s"] * 1000)
+    for label, run in runs.items():
         run.extra["median_round"] = round(statistics.median(run.extra["rounds"]), 3)
+        # Per job, from the job records: the decode stage (where the profile is read and
+        # the model's sRGB copy made) and the worker's whole time. Less swayed by a busy
+        # machine than throughput: the cost in milliseconds, not in a share of a noisy rate.
+        for stage, values in stages[label].items():
+            if values:
+                run.extra[f"{stage}_p50_ms"] = round(statistics.median(values), 1)
     return list(runs.values())
+
+
+def paired(srgb: Run, adobe: Run) -> float | None:
+    """The median over rounds of adobe-rgb's img/s over the sRGB round just before it."""
+    pairs = [a / s for s, a in zip(srgb.extra.get("rounds", []), adobe.extra.get("rounds", []),
+                                   strict=False) if s]
+    return round(statistics.median(pairs), 3) if pairs else None
 
 
 def ratio(srgb: Run, adobe: Run) -> float:
