@@ -167,8 +167,12 @@ class Credits:
         return True
 
     def refund(self, job_id: uuid.UUID | str, error_code: str = "refunded",
-               error_message: str = "", timings: dict[str, Any] | None = None) -> bool:
-        """Give the job's credit back, once: fail an open job, or reverse a committed charge."""
+               error_message: str = "", timings: dict[str, Any] | None = None,
+               notes: list[str] | None = None) -> bool:
+        """Give the job's credit back, once: fail an open job, or reverse a committed charge.
+
+        notes: what the failed job's record should say besides its error (as commit's).
+        """
         job = self.db.one("get_job", job_id=job_id)
         if job is None:
             return False
@@ -177,7 +181,8 @@ class Credits:
             conn.execute(q("lock_user"), {"user_id": user_id})
             closed = conn.execute(q("job_failed"), {
                 "job_id": job_id, "error_code": error_code, "error_message": error_message,
-                "timings": json.dumps(timings) if timings is not None else None}).fetchone()
+                "timings": json.dumps(timings) if timings is not None else None,
+                "notes": json.dumps(notes) if notes else None}).fetchone()
             if closed is None:
                 kinds = {r["kind"] for r in conn.execute(q("ledger_for_job"),
                                                          {"job_id": job_id}).fetchall()}

@@ -1,10 +1,11 @@
 """ICC profiles written byte by byte, for the tests and the bench (no profile file needed).
 
 `adobe_rgb()`: a matrix/TRC RGB profile with Adobe RGB (1998)'s primaries and gamma, the
-wide-gamut space many cameras and studios shoot in. `cmyk()`: a small CMYK printer profile
-(a 2-point lut8 from CMYK to Lab) with a recognisably different conversion from Pillow's naive
-formula. Both are ICC v2, which LittleCMS (Pillow's ImageCms) reads.
-"""
+wide-gamut space many cameras and studios shoot in. `display_p3()`: Display P3, the space every
+iPhone photo is tagged with (P3 primaries, D65 white, sRGB's curve). `cmyk()`: a small CMYK
+printer profile (a 2-point lut8 from CMYK to Lab) with a recognisably different conversion from
+Pillow's naive formula. All are ICC v2 (the P3 curve is v4's parametric type, which LittleCMS,
+Pillow's ImageCms, reads in any version)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ D50 = (0.9642, 1.0, 0.8249)
 ADOBE_RGB = ((0.60974, 0.31111, 0.01947), (0.20528, 0.62567, 0.06087),
              (0.14919, 0.06322, 0.74457))
 ADOBE_GAMMA = 563 / 256
+# Display P3: DCI-P3's primaries (CIE xy) with a D65 white and sRGB's transfer curve.
+DISPLAY_P3 = ((0.680, 0.320), (0.265, 0.690), (0.150, 0.060))
+D65 = (0.3127, 0.3290)
 
 
 def _s15(value: float) -> bytes:
@@ -61,6 +65,34 @@ def adobe_rgb() -> bytes:
         (b"desc", _desc("Test Adobe RGB (1998) compatible")), (b"wtpt", _xyz(D50)),
         (b"rXYZ", _xyz(r)), (b"gXYZ", _xyz(g)), (b"bXYZ", _xyz(b)),
         (b"rTRC", gamma), (b"gTRC", gamma), (b"bTRC", gamma),
+        (b"cprt", b"text\x00\x00\x00\x00No copyright, test data.\x00")])
+
+
+def _d50_colorants(primaries: tuple[tuple[float, float], ...],
+                   white: tuple[float, float]) -> np.ndarray:
+    """Columns: the XYZ of each primary at full drive, Bradford-adapted from white to D50."""
+    xy = np.array(primaries)
+    xyz = np.stack([xy[:, 0] / xy[:, 1], np.ones(3), (1 - xy.sum(1)) / xy[:, 1]])
+    white_xyz = np.array([white[0] / white[1], 1.0, (1 - sum(white)) / white[1]])
+    to_xyz = xyz * np.linalg.solve(xyz, white_xyz)  # scale each primary to add up to white
+    cone = np.array([[0.8951, 0.2664, -0.1614], [-0.7502, 1.7135, 0.0367],
+                     [0.0389, -0.0685, 1.0296]])
+    adapt = np.linalg.inv(cone) @ np.diag((cone @ np.array(D50)) / (cone @ white_xyz)) @ cone
+    return adapt @ to_xyz
+
+
+def display_p3() -> bytes:
+    """A Display P3 profile (Apple's iPhone space): P3 primaries, D65 white, sRGB's curve."""
+    colorants = _d50_colorants(DISPLAY_P3, D65)
+    # sRGB's curve as a parametric curve (type 3): (a x + b)^g above d, c x below.
+    srgb_curve = (b"para\x00\x00\x00\x00" + struct.pack(">HH", 3, 0)
+                  + b"".join(_s15(v) for v in (2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92,
+                                               0.04045)))
+    return _profile(b"mntr", b"RGB ", b"XYZ ", [
+        (b"desc", _desc("Test Display P3")), (b"wtpt", _xyz(D50)),
+        (b"rXYZ", _xyz(tuple(colorants[:, 0]))), (b"gXYZ", _xyz(tuple(colorants[:, 1]))),
+        (b"bXYZ", _xyz(tuple(colorants[:, 2]))),
+        (b"rTRC", srgb_curve), (b"gTRC", srgb_curve), (b"bTRC", srgb_curve),
         (b"cprt", b"text\x00\x00\x00\x00No copyright, test data.\x00")])
 
 

@@ -81,11 +81,12 @@ def _refuse_misconfiguration(**_: object) -> None:
 def _init_child(**_: object) -> None:
     # A forked child must not reuse the parent's sockets: start with fresh clients.
     state.runtime = Runtime(settings)
-    from worker import edge_colours, heartbeat, refine, sessions
+    from worker import edge_colours, heartbeat, matrix_shaper, refine, sessions
 
     sessions.get_segmenter(settings)  # fail fast (and loudly) if weights or provider are missing
     refine.warm()  # numba: compiled once into its cache, then only loaded
     edge_colours.warm()
+    matrix_shaper.warm()
     heartbeat.start(state.runtime, _stop)
 
 
@@ -97,11 +98,12 @@ def _init_in_process_pool(sender: object = None, **_: object) -> None:
     pool = getattr(getattr(sender, "controller", None), "pool_cls", None)
     if pool is None or "prefork" in getattr(pool, "__module__", "prefork"):
         return
-    from worker import edge_colours, heartbeat, refine, sessions
+    from worker import edge_colours, heartbeat, matrix_shaper, refine, sessions
 
     sessions.get_segmenter(settings)
     refine.warm()
     edge_colours.warm()
+    matrix_shaper.warm()
     heartbeat.start(state.runtime, _stop)
 
 

@@ -3,7 +3,8 @@
 Only the raster formats people upload are opened (HEIC/HEIF and AVIF, the phones' and the web's,
 included), a truncated file or a decompression bomb is refused (before its pixels are decoded),
 the EXIF orientation is applied, and every mode becomes 8-bit RGB for the model (an input alpha
-is dropped: the mask decides). The job's photo is then shrunk to the output size it asked for
+is dropped: the mask decides); a 16-bit RGB photo also keeps its 16-bit pixels
+(worker/depth16.py). The job's photo is then shrunk to the output size it asked for
 (`size`), before segmentation, so that the model works on the pixels that are delivered; a
 background photo is decoded as it is (worker/render.py scales it).
 """
@@ -22,7 +23,7 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from shared.errors import IMAGE_FORMATS_TEXT, InputTooLarge, InvalidImage
 from shared.options import OutputOptions, size_limit
-from worker import colour
+from worker import colour, depth16, png_profile
 
 # HEIC/HEIF (phones) through pillow-heif's opener; AVIF is Pillow's own (libavif). Both read the
 # declared size from the container without decoding, so the pixel checks below refuse a bomb
@@ -52,6 +53,8 @@ def upright_rgb(data: bytes, max_pixels: int) -> Image.Image:
         raise InvalidImage("The input is empty.")
     # A truncated upload must be refused, not silently padded with grey.
     ImageFile.LOAD_TRUNCATED_IMAGES = False
+    # A PNG profile Pillow would refuse the file for (past 1 MB inflated) or drop: cut first.
+    data, profile, note = png_profile.bounded(data)
     try:
         with warnings.catch_warnings():
             # Our own max_pixels check replaces Pillow's warning; its hard error is caught below.
@@ -63,8 +66,14 @@ def upright_rgb(data: bytes, max_pixels: int) -> Image.Image:
                 if width * height > max_pixels:
                     raise _too_large(width, height, max_pixels)
                 img.seek(0)  # animated GIF/WebP: the first frame only
-                if img.format == "PNG" and img.tile and img.tile[0].args in _PNG16:
-                    return _to_rgb(_upright(_rgb16_png(data, img)))
+                if profile is not None:
+                    img.info["icc_profile"] = profile
+                if note:
+                    img.info["colour_note"] = note  # worker/colour.py: for the job's record
+                if depth16.is_wide(img):
+                    wide = depth16.decode(data, img)
+                    if wide is not None:
+                        return wide
                 img.load()
                 return _to_rgb(_upright(img), img.format == "JPEG")
     except Image.DecompressionBombError as exc:
@@ -74,21 +83,6 @@ def upright_rgb(data: bytes, max_pixels: int) -> Image.Image:
     except _DECODE_ERRORS as exc:
         raise InvalidImage(f"The input is not a decodable image ({IMAGE_FORMATS_TEXT}), or it "
                            "is truncated.") from exc
-
-
-# 16-bit RGB(A) PNGs: Pillow would keep only each sample's high byte (truncating).
-_PNG16 = ("RGB;16B", "RGBA;16B")
-
-
-def _rgb16_png(data: bytes, header: Image.Image) -> Image.Image:
-    """A 16-bit RGB(A) PNG rounded to 8 bits (v / 257, to nearest), its info (profile) kept."""
-    wide = imagecodecs.png_decode(data)[:, :, :3]
-    if wide.dtype != np.uint16 or wide.shape[:2] != (header.height, header.width):
-        raise InvalidImage("The input PNG does not match its header.")
-    narrow = ((wide.astype(np.uint32) + 128) // 257).astype(np.uint8)
-    out = Image.fromarray(narrow, "RGB")
-    out.info = dict(header.info)
-    return out
 
 
 def _too_large(width: int, height: int, max_pixels: int) -> InputTooLarge:
@@ -146,4 +140,6 @@ def limit_pixels(image: Image.Image, max_pixels: int) -> tuple[Image.Image, floa
     # Rounding down twice can still leave one row too many: step down until within the limit.
     while size[0] * size[1] > max_pixels:
         size = (max(1, size[0] - 1), size[1]) if size[0] >= size[1] else (size[0], size[1] - 1)
+    if depth16.WIDE in image.info:  # a 16-bit photo: resized at 16 bits, rounded once
+        return depth16.resize(image, size), size[0] / width
     return image.resize(size, Image.Resampling.LANCZOS), size[0] / width

@@ -30,7 +30,7 @@ from shared.options import OutputOptions
 from shared.runtime import Runtime
 from shared.storage import output_key
 from shared.tasks import JobResult, RemoveBackgroundPayload, publish_result
-from worker import colour, decode, edge_colours, encode, inputs, render, segment, sessions
+from worker import colour, decode, depth16, edge_colours, encode, inputs, render, segment, sessions
 
 log = logging.getLogger("worker.job")
 T = TypeVar("T")
@@ -69,12 +69,13 @@ def process(rt: Runtime, payload: RemoveBackgroundPayload) -> JobResult:
     opts: OutputOptions = payload.get("options") or {}
     key = output_key(job_id, payload["output_format"])
     stored = False
-    notes: list[str] = []  # for the job's record (an ignored ICC profile)
+    notes: list[str] = []  # for the job's record, failed or not (an ignored ICC profile)
     try:
         data = watch.run("fetch", inputs.photo_bytes, rt, payload)
         image, factor = watch.run("decode", decode.photo, data, opts, settings.max_image_pixels)
         space = watch.run("decode", colour.space_of, image)
         srgb = watch.run("decode", space.to_srgb, image)  # what the model sees
+        image.info.pop(depth16.WIDE, None)  # a 16-bit photo's pixels: converted, now spent
         if space.note:
             notes.append(space.note)
         if opts.get("color_space") == "srgb":
@@ -86,8 +87,10 @@ def process(rt: Runtime, payload: RemoveBackgroundPayload) -> JobResult:
         background = None
         if inputs.wants_background(opts):
             bg_data = watch.run("fetch_background", inputs.background_bytes, rt, opts)
-            background = colour.convert(decode.upright_rgb(bg_data, settings.max_image_pixels),
-                                        space)
+            background, bg_note = colour.convert(
+                decode.upright_rgb(bg_data, settings.max_image_pixels), space)
+            if bg_note:
+                notes.append(f"Background photo: {bg_note}")
         subject = (watch.run("composite", edge_colours.estimate, image, mask)
                    if settings.foreground_estimation else image)
         composed = watch.run("composite", render.compose, subject, mask, payload, opts,
@@ -105,25 +108,26 @@ def process(rt: Runtime, payload: RemoveBackgroundPayload) -> JobResult:
         return _finished(rt, {"job_id": job_id, "status": "succeeded", "output_key": key,
                               "timings": watch.timings}, watch)
     except SoftTimeLimitExceeded:
-        return _fail(rt, job_id, ProcessingTimeout(), watch, key if stored else None)
+        return _fail(rt, job_id, ProcessingTimeout(), watch, key if stored else None, notes)
     except ApiError as err:
-        return _fail(rt, job_id, err, watch, key if stored else None)
+        return _fail(rt, job_id, err, watch, key if stored else None, notes)
     except Exception:
         log.exception("job failed unexpectedly", extra={"job_id": job_id})
-        return _fail(rt, job_id, ProcessingFailed(), watch, key if stored else None)
+        return _fail(rt, job_id, ProcessingFailed(), watch, key if stored else None, notes)
     finally:
         inputs.drop_uploads(rt, payload)
 
 
 def _fail(rt: Runtime, job_id: str, err: ApiError, watch: Stopwatch,
-          stored_key: str | None) -> JobResult:
-    """Refund and record the error; remove an output written before the failure."""
+          stored_key: str | None, notes: list[str]) -> JobResult:
+    """Refund and record the error (and the notes so far); remove an output written before
+    the failure."""
     if stored_key:
         try:
             rt.storage.delete(stored_key)
         except ApiError:
             log.warning("could not delete output of failed job", extra={"job_id": job_id})
-    rt.credits.refund(job_id, err.code, err.message, watch.timings)
+    rt.credits.refund(job_id, err.code, err.message, watch.timings, notes)
     return _finished(rt, {"job_id": job_id, "status": "failed",
                           "error": {"code": err.code, "message": err.message},
                           "timings": watch.timings}, watch)

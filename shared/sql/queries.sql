@@ -76,7 +76,7 @@ RETURNING user_id;
 -- name: job_failed
 UPDATE jobs SET status = 'failed', error_code = %(error_code)s,
        error_message = %(error_message)s, timings = coalesce(%(timings)s, timings),
-       finished_at = now()
+       notes = coalesce(%(notes)s, notes), finished_at = now()
 WHERE id = %(job_id)s AND status IN ('queued', 'running')
 RETURNING user_id;
 

@@ -67,6 +67,18 @@ def png_rgb48() -> bytes:
     return png_raw(w, h, 16, 2, rows)
 
 
+def png16(wide: np.ndarray, *chunks: bytes) -> bytes:
+    """A 48-bit RGB PNG of an (h, w, 3) uint16 array, chunks (iCCP, eXIf) before its data."""
+    height, width, _ = wide.shape
+    big = wide.astype(">u2")
+    rows = b"".join(b"\x00" + big[y].tobytes() for y in range(height))
+    return png_raw(width, height, 16, 2, rows, b"".join(chunks))
+
+
+def iccp_chunk(profile: bytes) -> bytes:
+    return _chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(profile))
+
+
 def png_grey16() -> bytes:
     """A 16-bit greyscale PNG (Pillow mode I;16)."""
     arr = (np.asarray(photo((80, 60)).convert("L")).astype(np.uint16) * 257)
@@ -151,10 +163,31 @@ def enormous_icc_jpeg() -> bytes:
 
 def iccp_bomb_png() -> bytes:
     """A PNG whose iCCP chunk inflates to 64 MB."""
+    return _iccp_png(b"ICC Profile\x00\x00" + zlib.compress(b"\x00" * (64 << 20), 9))
+
+
+def _iccp_png(body: bytes) -> bytes:
     img = photo((64, 48))
     rows = b"".join(b"\x00" + img.tobytes()[y * 64 * 3:(y + 1) * 64 * 3] for y in range(48))
-    body = b"ICC Profile\x00\x00" + zlib.compress(b"\x00" * (64 << 20), 9)
     return png_raw(64, 48, 8, 2, rows, _chunk(b"iCCP", body))
+
+
+def iccp_2mb_png() -> bytes:
+    """A PNG whose real profile, padded, inflates to 2 MB (past Pillow's 1 MB, within ours)."""
+    from tools import icc
+
+    return _iccp_png(b"ICC Profile\x00\x00"
+                     + zlib.compress(icc.adobe_rgb() + b"\x00" * (2 << 20), 9))
+
+
+def iccp_corrupt_png() -> bytes:
+    """A PNG whose iCCP chunk is not a zlib stream."""
+    return _iccp_png(b"ICC Profile\x00\x00" + b"\x78\x9c not deflate data at all")
+
+
+def iccp_unknown_method_png() -> bytes:
+    """A PNG whose iCCP chunk names compression method 7 (only 0, zlib, exists)."""
+    return _iccp_png(b"ICC Profile\x00\x07" + zlib.compress(b"\x00" * 200))
 
 
 def cmyk_jpeg() -> bytes:

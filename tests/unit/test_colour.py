@@ -66,6 +66,18 @@ def test_an_enormous_profile_is_ignored() -> None:
     assert space.is_srgb and "larger than" in (space.note or "")
 
 
+def test_transforms_are_built_once_per_profile() -> None:
+    img = Image.new("RGB", (4, 4))
+    img.info["icc_profile"] = icc.adobe_rgb()
+    first, again = colour.space_of(img), colour.space_of(img.copy())
+    assert first._to_srgb is again._to_srgb and first._from_srgb is again._from_srgb
+    img.info["icc_profile"] = icc.display_p3()
+    assert colour.space_of(img)._to_srgb is not first._to_srgb
+    cached = len(colour._CACHED)
+    img.info["icc_profile"] = icc.adobe_rgb() + b"\x00" * colour.MAX_PROFILE_BYTES
+    assert colour.space_of(img).is_srgb and len(colour._CACHED) == cached  # not kept
+
+
 def test_a_grey_image_and_no_profile_are_srgb_without_a_note() -> None:
     assert colour.space_of(Image.new("RGB", (4, 4))) == colour.SRGB
     grey = upright_rgb(_save(Image.new("L", (4, 4), 90), "PNG", icc_profile=b"junk"), MAX_PIXELS)

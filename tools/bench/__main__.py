@@ -26,11 +26,14 @@ def main() -> int:
     info = machine()
     say(f"{'quick' if QUICK else 'full'} run on {info['cores']} cores ({info['cpu_line']})")
     images = make_images()
-    # BENCH_ONLY=segment: the segment-stage rows alone (a minute or two per model).
+    # BENCH_ONLY=segment: the segment-stage rows alone (a minute or two per model);
+    # BENCH_ONLY=colour: the colour rows alone (srgb / adobe-rgb rounds, a few minutes).
     only = os.environ.get("BENCH_ONLY", "")
     runs = (segment.run(MODEL, images, sizes)
-            if os.environ.get("BENCH_SEGMENT", "1") != "0" else [])
-    if only != "segment":
+            if os.environ.get("BENCH_SEGMENT", "1") != "0" and only != "colour" else [])
+    if only == "colour":
+        runs += bench_api(images, ["1024x1024"], levels, seconds, colour_only=True)
+    elif only != "segment":
         runs += bench_api(images, sizes, levels, seconds)
         runs += bench_ceiling(images, sizes, seconds)
         runs += bench_peer(images, sizes, levels, seconds)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import requests
 
+from tools.bench import colour
 from tools.bench.common import CORES, MODEL, PRECISIONS, QUICK, Run, load, say, to_run
 from tools.stack.processes import (
     REPO,
@@ -144,6 +145,7 @@ def api_caller(stack: Stack, token: str, image_url: str) -> Callable[[], tuple[b
         info = {"bytes": 0, "job_id": key.split(".")[0], "latency": latency}
         if job and job["timings"]:
             info["worker_s"] = (job["finished_at"] - job["started_at"]).total_seconds()
+            info["decode_s"] = job["timings"].get("decode")  # the colour conversion's stage
         return True, info
 
     return call
@@ -173,7 +175,9 @@ def add_output_sizes(stack: Stack, run: Run, results: list, limit: int = 10) -> 
 
 
 def bench_api(images: dict[str, bytes], sizes: list[str], levels: list[int],
-              seconds: dict[str, float]) -> list[Run]:
+              seconds: dict[str, float], colour_only: bool = False) -> list[Run]:
+    """The API's rows (per precision, size and level; uploads; colour; memory), or with
+    colour_only the colour rows alone (BENCH_ONLY=colour)."""
     from gateway.admin import create_user_with_key
     from shared.runtime import Runtime
 
@@ -190,7 +194,7 @@ def bench_api(images: dict[str, bytes], sizes: list[str], levels: list[int],
         rt.close()
         token = requests.post(f"{stack.url}/api/token", json={"key": key},
                               timeout=10).json()["access_token"]
-        for precision in PRECISIONS:
+        for precision in [] if colour_only else PRECISIONS:
             if precision != stack.env["MODEL_PRECISION"]:
                 say(f"restarting the worker with MODEL_PRECISION={precision}")
                 try:
@@ -215,7 +219,7 @@ def bench_api(images: dict[str, bytes], sizes: list[str], levels: list[int],
                     run.extra["worker_rss_mb"] = stack.worker_rss_mb()
                     run.extra.update(precision=served, precision_reason=why)
                     runs.append(run)
-        if "1024x1024" in sizes and os.environ.get("BENCH_UPLOAD", "1") != "0":
+        if "1024x1024" in sizes and os.environ.get("BENCH_UPLOAD", "1") != "0" and not colour_only:
             call = upload_caller(stack, key, images["1024x1024"])
             for clients in levels:
                 say(f"API upload (/v1.0/removebg, binary answer) 1024x1024, {clients} "
@@ -225,16 +229,10 @@ def bench_api(images: dict[str, bytes], sizes: list[str], levels: list[int],
                 run.extra["worker_rss_mb"] = stack.worker_rss_mb()
                 runs.append(run)
         if "1024x1024" in sizes and os.environ.get("BENCH_COLOUR", "1") != "0":
-            # The same photo in sRGB and in Adobe RGB (profile embedded), back to back on the
-            # same worker: the colour conversion's cost (issue 20: within 5 % of sRGB).
-            clients = max(levels)
-            for label, name in (("srgb", "1024x1024"), ("adobe-rgb", "1024x1024 adobe-rgb")):
-                say(f"colour {label} 1024x1024, {clients} client(s), "
-                    f"{seconds['1024x1024']:.0f} s")
-                call = api_caller(stack, token, urls[name])
-                elapsed, results = load(call, clients, seconds["1024x1024"], 2000)
-                runs.append(to_run(f"colour {label}", "1024x1024", clients, elapsed, results))
-        if not QUICK and os.environ.get("BENCH_MEMORY", "1") != "0":
+            # The same photo in sRGB and in Adobe RGB, alternating rounds on one worker.
+            runs += colour.alternate(lambda name: api_caller(stack, token, urls[name]),
+                                     max(levels))
+        if not QUICK and os.environ.get("BENCH_MEMORY", "1") != "0" and not colour_only:
             say("API memory: 500 images of 1024x1024 at 4 clients, RSS after 50 and after 500")
             call = api_caller(stack, token, urls["1024x1024"])
             # Fresh worker children: restart is not needed; measure growth from here.

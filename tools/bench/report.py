@@ -6,7 +6,7 @@ import statistics
 from dataclasses import asdict
 from pathlib import Path
 
-from tools.bench import segment
+from tools.bench import colour, segment
 from tools.bench.common import SIZES, Run
 
 
@@ -45,8 +45,19 @@ def report(runs: list[Run], info: dict) -> dict:
     for srgb in (r for r in runs if r.system == "colour srgb"):
         adobe = find("colour adobe-rgb", srgb.size, srgb.clients)
         if adobe:
-            ratios[f"{srgb.size} {srgb.clients} client(s): colour adobe-rgb/srgb img/s"] = round(
-                adobe.rate / srgb.rate, 3)
+            ratios[f"{srgb.size} {srgb.clients} client(s): colour adobe-rgb/srgb img/s"
+                   " (median rounds)"] = colour.ratio(srgb, adobe)
+            pairs = colour.paired(srgb, adobe)
+            if pairs is not None:
+                ratios[f"{srgb.size} {srgb.clients} client(s): colour adobe-rgb/srgb img/s"
+                       " (median of round pairs)"] = pairs
+            for run in (srgb, adobe):
+                if "rounds" in run.extra:
+                    ratios[f"{run.system} img/s per round"] = run.extra["rounds"]
+            for stage in ("decode", "worker"):
+                if f"{stage}_p50_ms" in srgb.extra and f"{stage}_p50_ms" in adobe.extra:
+                    ratios[f"colour {stage} p50 ms per job, srgb / adobe-rgb"] = (
+                        srgb.extra[f"{stage}_p50_ms"], adobe.extra[f"{stage}_p50_ms"])
     for size in SIZES:
         api4, peer4 = find("api", size, 4), find("rembg s", size, 4)
         api1, peer1 = find("api", size, 1), find("rembg s", size, 1)
