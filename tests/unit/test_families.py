@@ -73,3 +73,14 @@ def test_catalogue_rows_follow_rembg():
         assert spec.family in FAMILIES
         assert spec.urls or spec.registry, spec.name
         assert Path(spec.filename).suffix == ".onnx"
+
+
+def test_quality_and_bench_peers_follow_the_catalogue(settings_for):
+    # make quality / make bench score any installed model against rembg's session for it.
+    from tools.quality.peer import rembg_name
+
+    assert rembg_name(MODELS["birefnet-general-lite"]) == "birefnet-general-lite"
+    assert rembg_name(MODELS["isnet"]) == "dis_custom"  # IMG.LY's file, not rembg's
+    custom = settings_for("u2net").catalogue
+    assert rembg_name(custom["syn-u2net"]) == "u2net_custom"
+    assert rembg_name(custom["syn-birefnet"]) is None  # rembg has no custom BiRefNet session
