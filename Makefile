@@ -17,7 +17,7 @@ models: setup
 	@FORCE=$(FORCE) $(PY) -m tools.models.derive
 else
 models:
-	@LIST=$(LIST) $(PY) -m tools.models.install
+	@MODELS_LIST=$(LIST) $(PY) -m tools.models.install
 endif
 
 # make run installs only what running needs (no browser, no Prometheus server, no test tools).

@@ -37,7 +37,7 @@ def _closed_port() -> int:
 
 def _run(env: dict[str, str]) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items()
-            if k not in ("MODEL_MIRROR", "MODELS_FILE", "MODELS", "LIST")}
+            if k not in ("MODEL_MIRROR", "MODELS_FILE", "MODELS", "MODELS_LIST")}
     return subprocess.run([sys.executable, "-m", "tools.models.install"], cwd=REPO,
                           env={**base, **env}, capture_output=True, text=True, timeout=60)
 
@@ -137,12 +137,12 @@ def test_models_file_entry_installs_and_lists(tmp_path):
     home = tmp_path / "home"
     install.main({"MODELS_FILE": str(path), "MODELS": "shop-v3", "U2NET_HOME": str(home)})
     assert md5_of(home / "shop-v3.onnx") == real
-    done = _run({"MODELS_FILE": str(path), "U2NET_HOME": str(home), "LIST": "json"})
+    done = _run({"MODELS_FILE": str(path), "U2NET_HOME": str(home), "MODELS_LIST": "json"})
     rows = {r["name"]: r for r in json.loads(done.stdout)["models"]}
     assert rows["shop-v3"]["installed"] and rows["shop-v3"]["family"] == "birefnet"
     assert rows["shop-v3"]["source_kind"] == "file"
     assert not rows["birefnet-general"]["installed"]
-    table = _run({"MODELS_FILE": str(path), "U2NET_HOME": str(home), "LIST": "1"}).stdout
+    table = _run({"MODELS_FILE": str(path), "U2NET_HOME": str(home), "MODELS_LIST": "1"}).stdout
     header, *lines = table.splitlines()
     assert header.split() == ["name", "family", "input", "size", "licence", "gate",
                               "installed", "source"]

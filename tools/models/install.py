@@ -7,7 +7,7 @@ IMG.LY's ISNet), else its upstream URL; MODELS_FILE entries come from their own 
 file is written under a temporary name in U2NET_HOME, its hash checked, then renamed into
 place: a failed or refused fetch leaves nothing. A file already present with the right hash
 is left alone. Gated licences need ACCEPT_AGPL_MODELS=1 / ACCEPT_NONCOMMERCIAL_MODELS=1.
-`LIST=1` (table) or `LIST=json` prints the catalogue instead (tools/models/listing.py).
+`make models LIST=1` (table) or `LIST=json` prints the catalogue instead (listing.py).
 """
 
 from __future__ import annotations
@@ -109,10 +109,12 @@ def main(env: Mapping[str, str] | None = None) -> None:
         known = catalogue(env.get("MODELS_FILE", ""))
     except ValueError as exc:  # shared.models_file.ModelsFileError: names file and entry
         raise InstallError(str(exc)) from exc
-    if env.get("LIST", "") not in ("", "0"):
+    # `make models LIST=1` passes it as MODELS_LIST (a shell's own LIST must not turn setup's
+    # install into a listing).
+    if env.get("MODELS_LIST", "") not in ("", "0"):
         from tools.models import listing
 
-        print(listing.render(known, home, env["LIST"]))
+        print(listing.render(known, home, env["MODELS_LIST"]))
         return
     try:
         names = parse_names(env.get("MODELS") or DEFAULT_INSTALL, known)
