@@ -82,5 +82,8 @@ def test_quality_and_bench_peers_follow_the_catalogue(settings_for):
     assert rembg_name(MODELS["birefnet-general-lite"]) == "birefnet-general-lite"
     assert rembg_name(MODELS["isnet"]) == "dis_custom"  # IMG.LY's file, not rembg's
     custom = settings_for("u2net").catalogue
-    assert rembg_name(custom["syn-u2net"]) == "u2net_custom"
     assert rembg_name(custom["syn-birefnet"]) is None  # rembg has no custom BiRefNet session
+    # rembg's custom U2-Net session resizes to 320, whatever the file takes: no peer at 64.
+    assert rembg_name(custom["syn-u2net"]) is None
+    at_320 = dataclasses.replace(custom["syn-u2net"], input_size=320)
+    assert rembg_name(at_320) == "u2net_custom"

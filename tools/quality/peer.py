@@ -19,8 +19,11 @@ CUSTOM_SESSIONS = {"u2net": "u2net_custom", "isnet": "dis_custom", "ben": "ben_c
 def rembg_name(spec: ModelSpec) -> str | None:
     """rembg's session name for a model: its own name for a rembg model (rembg finds the same
     file, same md5, as <name>.onnx in U2NET_HOME and does not download it), else the custom
-    session of its family; None where rembg has none."""
+    session of its family; None where rembg has none, or where the model's input side is not
+    the family's (rembg's custom sessions resize to the family's side, fixed)."""
     if spec.local_file or not spec.urls:
+        if spec.input_size != spec.family_info.input_size:
+            return None
         return CUSTOM_SESSIONS.get(spec.family)
     return spec.name
 
