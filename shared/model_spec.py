@@ -66,10 +66,6 @@ class ModelSpec:
         return self.normalisation or self.family_info.normalisation
 
     @property
-    def opt_in(self) -> bool:
-        return self.gate != "none"
-
-    @property
     def source_kind(self) -> str:
         """registry, upstream or file: where `make models` takes it from without a mirror."""
         return "file" if self.local_file else "registry" if self.registry else "upstream"
