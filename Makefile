@@ -8,10 +8,17 @@ export U2NET_HOME ?= $(CURDIR)/.models
 setup:
 	@bash tools/setup.sh test
 
-# The serving files derived from the pinned weights (fp32 with a batch axis, int8 QDQ), each
-# md5-pinned in shared/models.py; setup runs it too. FORCE=1 rebuilds them.
+# The models named in MODELS (default u2netp,u2net; any catalogue row or MODELS_FILE entry),
+# installed and checked (tools/models/install.py), and the serving files derived from them
+# (fp32 with a batch axis, int8 QDQ; md5-pinned in shared/models.py). FORCE=1 rebuilds those.
+# LIST=1 (or LIST=json) prints the catalogue and what is installed instead. docs/models.md.
+ifeq ($(LIST),)
 models: setup
 	@FORCE=$(FORCE) $(PY) -m tools.models.derive
+else
+models:
+	@MODELS_LIST=$(LIST) $(PY) -m tools.models.install
+endif
 
 # make run installs only what running needs (no browser, no Prometheus server, no test tools).
 run:

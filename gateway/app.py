@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         api,
         auth,
         health,
+        models_api,
         observability,
         openapi,
         openapi_admin,
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     auth.register_jwt_callbacks(jwt)
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(models_api.bp)
     app.register_blueprint(removebg.bp)
     app.register_blueprint(selfservice.bp)
     app.register_blueprint(admin_api.bp)

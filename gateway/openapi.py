@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Response
 
-from gateway import api, auth, health, observability, removebg, selfservice
+from gateway import api, auth, health, models_api, observability, removebg, selfservice
 from gateway.contract import JSON, Answer, Routes
 from gateway.document import build
 from gateway.response_models import OpenApiDocument
@@ -86,7 +86,8 @@ def openapi_json() -> Response:
 
 # In the order of the tags: auth, account, images, remove.bg, health, meta.
 DOCUMENT: dict[str, Any] = build(CUSTOMER, [
-    *auth.routes.contracts, *api.routes.contracts, *selfservice.routes.contracts,
+    *auth.routes.contracts, *api.routes.contracts, *models_api.routes.contracts,
+    *selfservice.routes.contracts,
     *removebg.routes.contracts, *health.routes.contracts, *observability.routes.contracts,
     *routes.contracts], HINTS)
 _BODY = json.dumps(DOCUMENT, separators=(",", ":")).encode()

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from shared.models import MODELS, PRECISIONS, parse_names, queue_for
+from shared.models import PRECISIONS, ModelSpec, catalogue, parse_names, queue_for
 
 REFINERS = ("guided", "none")
 
@@ -92,6 +92,9 @@ class Settings:
     model_name: str = "u2net"
     # Gateway: the models a request may ask for (deployed workers); empty means MODEL_NAME only.
     models: str = ""
+    # Both: a TOML file of the operator's own models (shared/models_file.py), served by name
+    # like the built-in ones once `make models` has installed them.
+    models_file: str = ""
     # Worker: alpha refinement after the model ("guided": edges snapped to the photo at full
     # resolution; "none": the model's map stretched, as rembg does), mirrored second pass.
     refine: str = "guided"
@@ -123,8 +126,18 @@ class Settings:
     @property
     def served_models(self) -> list[str]:
         """What a request may choose (gateway): MODELS, the default model always among them."""
-        names = parse_names(self.models)
+        names = parse_names(self.models, self.catalogue)
         return names if self.model_name in names else [self.model_name, *names]
+
+    @property
+    def catalogue(self) -> dict[str, ModelSpec]:
+        """Every model this deployment knows: the built-in rows and MODELS_FILE's entries."""
+        return catalogue(self.models_file)
+
+    @property
+    def model_spec(self) -> ModelSpec:
+        """MODEL_NAME's catalogue row."""
+        return self.catalogue[self.model_name]
 
     @property
     def worker_queue(self) -> str:
@@ -175,19 +188,22 @@ class Settings:
             raise ConfigError("RATE_LIMIT_PER_MINUTE must be 0 (off) or positive")
         if self.max_concurrent_per_user < 0:
             raise ConfigError("MAX_CONCURRENT_PER_USER must be 0 (off) or positive")
-        if self.model_name not in MODELS:
-            raise ConfigError(f"MODEL_NAME must be one of {', '.join(MODELS)}")
         try:
-            parse_names(self.models)
+            known = self.catalogue
+        except ValueError as exc:  # shared.models_file.ModelsFileError names the entry
+            raise ConfigError(str(exc)) from exc
+        if self.model_name not in known:
+            raise ConfigError(f"MODEL_NAME must be one of {', '.join(known)}")
+        try:
+            parse_names(self.models, known)
         except ValueError as exc:
             raise ConfigError(f"MODELS: {exc}") from exc
         if self.model_precision not in ("auto", *PRECISIONS):
             raise ConfigError(f"MODEL_PRECISION must be auto or one of {', '.join(PRECISIONS)}")
-        if (self.model_precision != "auto"
-                and self.model_precision not in MODELS[self.model_name].precisions):
+        precisions = known[self.model_name].precisions
+        if self.model_precision != "auto" and self.model_precision not in precisions:
             raise ConfigError(f"MODEL_PRECISION: {self.model_name} has no "
-                              f"{self.model_precision} file (has: "
-                              f"{', '.join(MODELS[self.model_name].precisions)})")
+                              f"{self.model_precision} file (has: {', '.join(precisions)})")
         if self.micro_batch_size < 1 or self.micro_batch_wait_ms < 0:
             raise ConfigError("MICRO_BATCH_SIZE must be 1 or more, MICRO_BATCH_WAIT_MS >= 0")
         if self.refine not in REFINERS:

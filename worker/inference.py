@@ -1,10 +1,12 @@
 """Our inference layer over onnxruntime: photo -> the model's foreground probability map.
 
-The pre- and post-processing follow rembg's sessions for the same models (the reference the
-quality benchmark compares against): Lanczos resize to the model's square input, scaling by
-the image's maximum, per-model mean/std, NCHW float32; the first output's first channel,
-min-max stretched to [0, 1]. Unlike rembg we stop at the model's resolution and keep floats:
-turning that map into a full-size alpha is the refinement's job (worker/segment.py runs both).
+The pre- and post-processing are the model's family's (shared/families.py), as rembg's
+sessions do them for the same files (the reference the quality benchmark compares against):
+Lanczos resize to the model's square input, scaling by the image's maximum, the family's
+mean/std, NCHW float32; the family's output's first channel, through a sigmoid where the family
+emits logits (BiRefNet), min-max stretched to [0, 1]. Unlike rembg we stop at the model's
+resolution and keep floats: turning that map into a full-size alpha is the refinement's
+job (worker/segment.py).
 """
 
 from __future__ import annotations
@@ -14,12 +16,9 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image
 
+from shared.families import Family
 from shared.models import ModelSpec
 
-# (mean, std) per channel, as rembg normalises for each model family.
-_IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
-_CENTRED = ((0.5, 0.5, 0.5), (1.0, 1.0, 1.0))
-NORMALISATION = {"u2netp": _IMAGENET, "u2net": _IMAGENET, "isnet": _CENTRED}
 # Above this many times the model's input side, Pillow first box-reduces the photo by an
 # integer factor, then resamples with Lanczos (reducing_gap): at 4000x3000 -> 320 the resize
 # costs ~8x less and the input tensor moves by < 0.5 % of its range (make quality measures it).
@@ -43,7 +42,7 @@ def prepare(image: Image.Image, spec: ModelSpec, out: np.ndarray | None = None) 
     """
     side = spec.input_size
     pixels = np.asarray(resize_for(image, side))
-    mean, std = NORMALISATION[spec.name]
+    mean, std = spec.mean_std
     peak = max(float(pixels.max()), 1e-6)
     if out is None:
         out = np.empty((3, side, side), np.float32)
@@ -52,6 +51,19 @@ def prepare(image: Image.Image, spec: ModelSpec, out: np.ndarray | None = None) 
         offset = np.float32(-mean[c] / std[c])
         np.multiply(pixels[:, :, c], scale, out=out[c], dtype=np.float32)
         out[c] += offset
+    return out
+
+
+def finish(out: np.ndarray, family: Family) -> np.ndarray:
+    """The family's raw maps [N, S, S] as probability maps in [0, 1], in place where it can."""
+    if family.sigmoid:
+        # Clipped first: exp() of a float32 logit below -88 overflows (and warns).
+        out = 1.0 / (1.0 + np.exp(-np.clip(out, -80.0, 80.0)))
+    if family.minmax:
+        lo = out.min(axis=(1, 2), keepdims=True)
+        hi = out.max(axis=(1, 2), keepdims=True)
+        out -= lo
+        out /= np.maximum(hi - lo, 1e-12)
     return out
 
 
@@ -71,7 +83,9 @@ class Segmenter:
         self.session = session
         self.precision = precision
         self.input_name = session.get_inputs()[0].name
-        self.output_name = session.get_outputs()[0].name  # the fused (final) map only
+        self.family = spec.family_info
+        # The family's final map only (U2-Net's and ISNet's side outputs are not read).
+        self.output_name = session.get_outputs()[self.family.output].name
         # The shipped files declare batch 1; a file with a symbolic batch axis takes N at once.
         self.fixed_batch = session.get_inputs()[0].shape[0] == 1
 
@@ -95,11 +109,7 @@ class Segmenter:
                                   for item in batch])[:, 0]
         else:
             out = self.session.run([self.output_name], {self.input_name: batch})[0][:, 0]
-        lo = out.min(axis=(1, 2), keepdims=True)
-        hi = out.max(axis=(1, 2), keepdims=True)
-        out -= lo
-        out /= np.maximum(hi - lo, 1e-12)
-        return out
+        return finish(out, self.family)
 
     def probability(self, image: Image.Image, flip: bool = False) -> np.ndarray:
         """[S, S] probability map; flip=True also runs the mirrored photo and averages."""

@@ -15,7 +15,7 @@ from typing import Any
 
 from shared import metrics
 from shared.config import Settings
-from shared.models import MODELS, ModelSpec, md5_of
+from shared.models import ModelSpec, pin_digest
 from worker import cpu
 from worker.batching import MicroBatcher
 from worker.inference import ProbabilityModel, Segmenter
@@ -46,7 +46,7 @@ def verify_weights(path: Path, spec: ModelSpec, md5: str | None = None) -> None:
     stamp = (str(path), path.stat().st_mtime)
     if stamp in _VERIFIED:
         return
-    got = md5_of(path)
+    got = pin_digest(path, md5)
     if got != md5:
         raise ModelUnavailable(f"model weights {path} have md5 {got}, not the "
                                f"pinned {md5}: refusing to load them")
@@ -97,7 +97,7 @@ def load_segmenter(settings: Settings, name: str, precision: str | None = None) 
     `precision`, or of MODEL_PRECISION when it names one (auto: see choose_precision)."""
     import onnxruntime as ort
 
-    spec = MODELS[name]
+    spec = settings.catalogue[name]
     precision = precision or settings.model_precision
     if precision == "auto":
         precision = choose_precision(dataclasses.replace(settings, model_name=name)).precision
@@ -131,7 +131,7 @@ def choose_precision(settings: Settings) -> Choice:
     key = (settings.model_name, settings.model_precision, settings.u2net_home)
     if key in _CHOICES:
         return _CHOICES[key]
-    requested, spec = settings.model_precision, MODELS[settings.model_name]
+    requested, spec = settings.model_precision, settings.model_spec
     check = None
     if requested != "fp32" and "int8" in spec.precisions:
         started = time.perf_counter()

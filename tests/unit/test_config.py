@@ -61,7 +61,7 @@ def test_models_are_checked_and_the_default_is_always_served():
     assert s.worker_queue == "segment.u2netp"
     with pytest.raises(ConfigError, match="MODEL_NAME"):
         Settings.from_env({"APP_ENV": "development", "MODEL_NAME": "birefnet"})
-    with pytest.raises(ConfigError, match="MODELS: unknown model 'silueta'"):
-        Settings.from_env({"APP_ENV": "development", "MODELS": "u2net,silueta"})
+    with pytest.raises(ConfigError, match="MODELS: unknown model 'sam'"):
+        Settings.from_env({"APP_ENV": "development", "MODELS": "u2net,sam"})
     with pytest.raises(ConfigError, match="REFINE"):
         Settings.from_env({"APP_ENV": "development", "REFINE": "magic"})

@@ -13,8 +13,10 @@ from __future__ import annotations
 import io
 import os
 import time
+from pathlib import Path
 
 from tools.bench.common import Run, say
+from tools.quality.peer import rembg_session
 
 ROUNDS = int(os.environ.get("BENCH_SEGMENT_ROUNDS", "12"))
 REMBG = "segment: rembg session"
@@ -22,8 +24,6 @@ REMBG = "segment: rembg session"
 
 def run(model: str, images: dict[str, bytes], sizes: list[str]) -> list[Run]:
     """One bench Run per contender and size (latency of one image, one thread)."""
-    import onnxruntime as ort
-    import rembg
     from PIL import Image
 
     from shared.config import Settings
@@ -36,12 +36,11 @@ def run(model: str, images: dict[str, bytes], sizes: list[str]) -> list[Run]:
                                  ort_intra_op_threads=1, model_name=model,
                                  ort_providers=providers)
     tag = "" if providers.startswith("CPU") else f" {providers.split(',')[0][:-17]}"
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    peer = rembg.new_session(model, providers=["CPUExecutionProvider"], sess_opts=options)
-    ours = {p: load_segmenter(settings, model, p) for p in ("fp32", "int8")}
+    peer = rembg_session(model, Path(home), 1, settings.models_file)
+    # Every file the model has: fp32 and int8 for U2-Net, fp32 alone for the others.
+    ours = {p: load_segmenter(settings, model, p) for p in settings.model_spec.precisions}
     refine.warm()
-    contenders = {REMBG: lambda img: peer.predict(img)}
+    contenders = {REMBG: lambda img: peer.predict(img)} if peer is not None else {}
     for precision, seg in ours.items():
         for mode in ("guided", "none"):
             contenders[f"segment: ours {precision} {mode}{tag}"] = (

@@ -6,7 +6,9 @@
 # it) plus the NVIDIA runtime libraries from PyPI (onnxruntime-gpu 1.31.1 is built for CUDA 13
 # and cuDNN 9), then tries `tensorrt` (optional: the TensorRT provider is measured only if its
 # libraries load). The models come from .models (make setup) or are installed and derived here.
-# GPU_MODEL (u2net), GPU_PRECISION (fp32) and GPU_SECONDS (15 per batch size) change the run.
+# GPU_MODEL (default: u2net, plus isnet-general-use, birefnet-general-lite and birefnet-general
+# where their files are installed; a comma list installs and measures those), GPU_PRECISION
+# (fp32) and GPU_SECONDS (15 per batch size) change the run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 say() { printf '[gpu-check] %s\n' "$*"; }
@@ -38,6 +40,7 @@ fi
 export U2NET_HOME=${U2NET_HOME:-$PWD/.models}
 MODELS=${GPU_MODEL:-u2net} "$VENV/bin/python" -m tools.models.install
 MODELS=${GPU_MODEL:-u2net} "$VENV/bin/python" -m tools.models.derive
+export GPU_MODEL=${GPU_MODEL:-}
 
 # onnxruntime preloads the CUDA/cuDNN (and TensorRT) libraries from the pip packages.
 "$VENV/bin/python" -c "import onnxruntime as o; o.preload_dlls(); print(o.get_available_providers())"

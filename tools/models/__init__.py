@@ -1,5 +1,6 @@
-"""The model files: install.py fetches the md5-pinned weights, derive/ makes the serving files.
+"""The model files: install.py fetches the pinned weights, derive/ makes the serving files.
 
 Kept free of imports: the worker images' first stage runs `python -m tools.models.install`
-with only this package, install.py and shared/models.py copied in.
+with only this package, install.py, fetchers.py, listing.py and shared/'s catalogue modules
+(models, model_spec, families, models_file) copied in.
 """

@@ -21,7 +21,6 @@ import numpy as np
 from PIL import Image
 
 from shared.config import Settings
-from shared.models import MODELS
 from tools.quality import report, scores
 from tools.quality.dataset import Pair, load
 from tools.quality.peer import rembg_alpha, rembg_session
@@ -34,8 +33,10 @@ DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "quality"
 VARIANTS = ("rembg", "none", "guided", "guided+flip")
 
 
-def installed_models(home: Path) -> list[str]:
-    return [name for name, spec in MODELS.items() if (home / spec.filename).is_file()]
+def installed_models(home: Path, settings: Settings) -> list[str]:
+    """Every catalogue model (MODELS_FILE's included) whose weights are in home."""
+    return [name for name, spec in settings.catalogue.items()
+            if (home / spec.filename).is_file()]
 
 
 def _timed(fn, *args):
@@ -56,7 +57,8 @@ def run_model(segs: dict[str, Segmenter], peer, pair: Pair) -> tuple[dict, dict,
     the ensemble, is the first precision's.
     """
     alphas, seconds = {}, {}
-    alphas["rembg"], seconds["rembg"] = _timed(rembg_alpha, peer, pair.image)
+    if peer is not None:  # rembg has no session for custom BiRefNet / BRIA files
+        alphas["rembg"], seconds["rembg"] = _timed(rembg_alpha, peer, pair.image)
     first = None
     for i, (precision, seg) in enumerate(segs.items()):
         suffix = "" if i == 0 else f" {precision}"
@@ -86,8 +88,10 @@ def evaluate(sets: list[list[Pair]], models: list[str], settings: Settings, thre
     ensemble_secs: dict[tuple[str, str], float] = {}
     for name in models:
         segs = {p: load_segmenter(settings, name, p) for p in precisions
-                if p in MODELS[name].precisions}
-        peer = rembg_session(name, Path(settings.u2net_home), threads)
+                if p in settings.catalogue[name].precisions}
+        # A model without derived files has fp32 only, whatever QUALITY_PRECISIONS asks.
+        segs = segs or {"fp32": load_segmenter(settings, name, "fp32")}
+        peer = rembg_session(name, Path(settings.u2net_home), threads, settings.models_file)
         for pairs in sets:
             for pair in pairs:
                 alphas, seconds, both = run_model(segs, peer, pair)
@@ -147,7 +151,7 @@ def main() -> None:
     settings = Settings.from_env(app_env="development", ort_intra_op_threads=args.threads,
                                  ort_providers="CPUExecutionProvider")
     home = Path(settings.u2net_home)
-    models = [m for m in args.models.split(",") if m] or installed_models(home)
+    models = [m for m in args.models.split(",") if m] or installed_models(home, settings)
     data = Path(args.data)
     if data.is_dir():
         sets = list(load(data, args.limit or None))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import onnx
 
-from shared.models import DEFAULT_INSTALL, MODELS, ModelSpec, parse_names
+from shared.models import DEFAULT_INSTALL, ModelSpec, catalogue, parse_names
 from tools.models.derive import calibration, graph, quantize
 from tools.models.install import md5_of
 
@@ -72,13 +72,15 @@ def derive(spec: ModelSpec, home: Path, force: bool) -> None:
 def main() -> None:
     home = Path(os.environ.get("U2NET_HOME") or ".models")
     try:
-        names = parse_names(os.environ.get("MODELS") or DEFAULT_INSTALL)
+        # MODELS may name MODELS_FILE entries too (none has derived files: fp32 only).
+        known = catalogue(os.environ.get("MODELS_FILE", ""))
+        names = parse_names(os.environ.get("MODELS") or DEFAULT_INSTALL, known)
     except ValueError as exc:
         raise SystemExit(f"[models] MODELS: {exc}") from exc
     force = os.environ.get("FORCE", "") not in ("", "0")
     for name in names:
-        if MODELS[name].derived:
-            derive(MODELS[name], home, force)
+        if known[name].derived:
+            derive(known[name], home, force)
 
 
 if __name__ == "__main__":

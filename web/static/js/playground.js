@@ -19,11 +19,27 @@ async function refreshCredits() {
   }
 }
 
+function modelLabel(m) {
+  // e.g. "birefnet-general-lite · birefnet, 1024 px · MIT · 2 workers (default)"
+  const workers = m.live_workers === 1 ? "1 worker" : `${m.live_workers} workers`;
+  const label = `${m.name} · ${m.family}, ${m.input_size} px · ${m.licence} · ${workers}`;
+  return m.default ? `${label} (default)` : label;
+}
+
 async function loadModels() {
-  // /readyz is public and names the models this deployment serves (503 still has the body).
+  // GET /api/v1/models (with the key's token) names each served model with its family, side,
+  // licence and live workers; before a key is given, /readyz (public) has the names only.
+  const select = $("model");
+  try {
+    const { models } = await call("/api/v1/models");
+    select.replaceChildren(...models.map((m) => new Option(modelLabel(m), m.name, false,
+                                                           m.default)));
+    return;
+  } catch {
+    // No key yet, or the call failed: fall back to the public readiness document.
+  }
   try {
     const ready = await (await fetch("/readyz")).json();
-    const select = $("model");
     select.replaceChildren();
     for (const name of Object.keys(ready.models || {})) {
       const label = name === ready.default_model ? `${name} (default)` : name;
@@ -166,7 +182,7 @@ async function submit(event) {
   }
 }
 
-bindKeyForm($("key-form"), () => { showError($("error"), ""); refreshCredits(); });
+bindKeyForm($("key-form"), () => { showError($("error"), ""); refreshCredits(); loadModels(); });
 bindSources();
 bindCompare();
 $("job-form").addEventListener("submit", submit);
