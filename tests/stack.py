@@ -106,11 +106,14 @@ def worker_metrics_port() -> int:
 def worker(stack_env: dict[str, str], services: Services, rt: Runtime,
            worker_metrics_port: int) -> Iterator[Managed]:
     """One real Celery worker process running the real model."""
+    # Wait for a heartbeat of this worker: one a stopped worker of an earlier test left
+    # (it lives on for its TTL) would let the tests start before this one can take jobs.
+    earlier = set(rt.redis.scan_iter(match=f"{HEARTBEAT_PREFIX}*"))
     managed = start_worker({**stack_env, "WORKER_METRICS_PORT": str(worker_metrics_port)},
                            services.log_dir, concurrency=1)
     deadline = time.monotonic() + 180
     try:
-        while not any(rt.redis.scan_iter(match=f"{HEARTBEAT_PREFIX}*")):
+        while not set(rt.redis.scan_iter(match=f"{HEARTBEAT_PREFIX}*")) - earlier:
             if managed.proc.poll() is not None or time.monotonic() > deadline:
                 log = (services.log_dir / "worker.log").read_text()[-3000:]
                 raise RuntimeError(f"worker did not come up:\n{log}")
