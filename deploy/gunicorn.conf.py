@@ -25,7 +25,7 @@ workers = _int("GUNICORN_WORKERS", 2)
 # ...and many threads in each: a request is held open while a Celery worker segments the
 # image, so most threads just block on Redis. A blocked thread costs little memory and no CPU,
 # so gthread with a large pool gives high concurrency without an async framework.
-worker_class = "gthread"
+worker_class = "gevent"
 threads = _int("GUNICORN_THREADS", 64)
 
 # The gateway waits up to REQUEST_TIMEOUT_SECONDS for a result. Gunicorn's timeout (after which

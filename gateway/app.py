@@ -34,7 +34,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.json = _JSONProvider(app)
     app.json.sort_keys = False  # keep the seed's field order: success, message, data, ...
-    app.extensions["bgr"] = Runtime(settings)
+    app.extensions["bgr"] = Runtime(settings, role="gateway")
 
     jwt = JWTManager(app)
     # Imported here, not at the top: the blueprints import prometheus_client (through

@@ -44,6 +44,11 @@ class Settings:
     database_url: str = "postgresql://bgr@127.0.0.1:5432/bgr"
     redis_url: str = "redis://127.0.0.1:6379/0"
     db_pool_max: int = 20
+    # Redis connections one process's pool may open (the gateway's requests borrow one per
+    # command; a waiting request holds none). The process adds its results subscription and
+    # Celery's producer pool (CELERY_BROKER_POOL_LIMIT) to this.
+    redis_pool_max: int = 6
+    celery_broker_pool_limit: int = 3
 
     # S3 / MinIO
     s3_endpoint: str = "127.0.0.1:9000"
@@ -168,6 +173,8 @@ class Settings:
             raise ConfigError("PNG_COMPRESS_LEVEL must be 0..9")
         if self.png_zlib_strategy not in ("default", "filtered", "huffman", "rle", "fixed"):
             raise ConfigError("PNG_ZLIB_STRATEGY must be default, filtered, huffman, rle or fixed")
+        if self.redis_pool_max < 1 or self.celery_broker_pool_limit < 1:
+            raise ConfigError("REDIS_POOL_MAX and CELERY_BROKER_POOL_LIMIT must be 1 or more")
         if self.rate_limit_per_minute < 0:
             raise ConfigError("RATE_LIMIT_PER_MINUTE must be 0 (off) or positive")
         if self.model_name not in MODELS:
