@@ -429,21 +429,24 @@ def test_dockerignore_keeps_local_state_out() -> None:
 # --- gunicorn settings ------------------------------------------------------------------------
 
 def test_gunicorn_timeout_exceeds_request_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("GUNICORN_BIND", "GUNICORN_WORKERS", "GUNICORN_THREADS"):
+    for var in ("GUNICORN_BIND", "GUNICORN_WORKERS", "GUNICORN_WORKER_CONNECTIONS",
+                "GATEWAY_MAX_INFLIGHT"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("REQUEST_TIMEOUT_SECONDS", "90.5")
     conf = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
     assert conf["timeout"] == 120
     assert conf["bind"] == "0.0.0.0:8000"
-    assert (conf["workers"], conf["worker_class"], conf["threads"]) == (2, "gthread", 64)
+    assert (conf["workers"], conf["worker_class"]) == (2, "gateway.serving.DeadlineGeventWorker")
+    # More connections than admitted requests: past the limit a client gets a 503, not silence.
+    assert conf["worker_connections"] == 3000
     assert (conf["graceful_timeout"], conf["keepalive"]) == (30, 5)
     assert (conf["max_requests"], conf["max_requests_jitter"]) == (10000, 1000)
     assert conf["accesslog"] == conf["errorlog"] == "-"
 
     monkeypatch.delenv("REQUEST_TIMEOUT_SECONDS")
     monkeypatch.setenv("GUNICORN_BIND", "127.0.0.1:9999")
-    monkeypatch.setenv("GUNICORN_THREADS", "8")
+    monkeypatch.setenv("GATEWAY_MAX_INFLIGHT", "100")
     conf = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
     assert conf["timeout"] == 90
     assert conf["bind"] == "127.0.0.1:9999"
-    assert conf["threads"] == 8
+    assert conf["worker_connections"] == 600
