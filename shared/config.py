@@ -47,8 +47,8 @@ class Settings:
     # Redis connections one process's pool may open (the gateway's requests borrow one per
     # command; a waiting request holds none). The process adds its results subscription and
     # Celery's producer pool (CELERY_BROKER_POOL_LIMIT) to this.
-    redis_pool_max: int = 6
-    celery_broker_pool_limit: int = 3
+    redis_pool_max: int = 4
+    celery_broker_pool_limit: int = 2
 
     # S3 / MinIO
     s3_endpoint: str = "127.0.0.1:9000"
