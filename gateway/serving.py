@@ -33,10 +33,11 @@ class HeaderTimeout(Exception):
 
 
 class DeadlineBody:
-    """wsgi.input with a minimum transfer rate: each read must finish by its deadline.
+    """wsgi.input with a minimum transfer rate: the body must keep up with min_rate.
 
-    The deadline of a read is start + grace + (bytes so far + bytes asked) / min rate, so a
-    client that keeps the rate never meets it, whatever the body's size.
+    Byte k of the body is due by start + grace + k / min_rate. Reads go in pieces of one
+    second's worth at that rate, so a client far below it is cut within about a second of
+    falling behind, whatever Content-Length it announced; one that keeps the rate never is.
     """
 
     def __init__(self, body: Any, grace: float, min_rate: float) -> None:
@@ -44,27 +45,39 @@ class DeadlineBody:
         self._start = time.monotonic()
         self._grace = grace
         self._rate = min_rate
+        self._piece = max(1024, int(min_rate))
         self._received = 0
 
-    def _call(self, method: str, size: int | None, *args: Any) -> Any:
-        asked = size if size is not None and size >= 0 else 65536
-        left = self._start + self._grace + (self._received + asked) / self._rate - time.monotonic()
+    def _timed(self, method: str, size: int) -> bytes:
+        due = self._start + self._grace + (self._received + size) / self._rate
         try:
-            with gevent.Timeout(max(left, 0.001)):
-                data = getattr(self._body, method)(*args)
+            with gevent.Timeout(max(due - time.monotonic(), 0.001)):
+                data = getattr(self._body, method)(size)
         except gevent.Timeout:
             count_cut("body")
             err = RequestTimeout("The request body arrived too slowly.")
             err.headers = {"Connection": "close"}
             raise err from None
-        self._received += len(data) if isinstance(data, bytes) else 0
+        self._received += len(data)
         return data
 
     def read(self, size: int | None = None) -> bytes:
-        return self._call("read", size, size)
+        parts: list[bytes] = []
+        wanted = size if size is not None and size >= 0 else None
+        while wanted is None or wanted > 0:
+            piece = self._piece if wanted is None else min(self._piece, wanted)
+            data = self._timed("read", piece)
+            if not data:
+                break
+            parts.append(data)
+            if wanted is not None:
+                wanted -= len(data)
+        return b"".join(parts)
 
     def readline(self, size: int | None = None) -> bytes:
-        return self._call("readline", size, size)
+        # At most one piece: a shorter line than asked is allowed for a file's readline.
+        limit = self._piece if size is None or size < 0 else min(size, self._piece)
+        return self._timed("readline", limit)
 
     def readlines(self, hint: int | None = None) -> list[bytes]:
         lines = []

@@ -102,7 +102,8 @@ def test_gpu_worker_only_with_gpu_profile(compose_bin: Path, tmp_path: Path) -> 
 
 
 def test_all_services_present(config: dict) -> None:
-    expected = {"gateway", "worker-cpu", "worker-gpu", "redis", "postgres", "minio", "migrate"}
+    expected = {"gateway", "proxy", "worker-cpu", "worker-gpu", "redis", "postgres", "minio",
+                "migrate"}
     assert expected <= set(config["services"])
 
 
@@ -204,9 +205,16 @@ def test_named_volumes_for_postgres_and_minio(config: dict) -> None:
     assert not config["services"]["redis"].get("volumes")
 
 
-def test_gateway_port_published(config: dict) -> None:
-    ports = config["services"]["gateway"]["ports"]
-    assert any(str(p.get("target")) == "8000" and p.get("published") for p in ports), ports
+def test_only_the_buffering_proxy_is_published(config: dict) -> None:
+    """Clients reach gunicorn through nginx (slow clients are held there), never directly."""
+    assert not config["services"]["gateway"].get("ports")
+    proxy = config["services"]["proxy"]
+    assert any(str(p.get("target")) == "8080" and p.get("published") for p in proxy["ports"])
+    mounts = {v["target"]: v["source"] for v in proxy["volumes"]}
+    assert Path(mounts["/etc/nginx/bgremove.conf"]) == ROOT / "deploy" / "nginx" / "nginx.conf"
+    assert proxy["command"][:3] == ["nginx", "-c", "/etc/nginx/bgremove.conf"]
+    assert proxy["depends_on"]["gateway"]["condition"] == "service_healthy"
+    assert proxy.get("read_only") and proxy.get("tmpfs")  # nginx writes under /tmp only
 
 
 # --- (b) an invalid edit fails validation --------------------------------------------------

@@ -96,3 +96,92 @@ def wait_until(check: Any, timeout: float, step: float = 0.2) -> bool:
             return True
         time.sleep(step)
     return bool(check())
+
+
+def books_balance(rt: Any, user_id: int, granted: int) -> bool:
+    """No job open, one charge per succeeded job, Redis' balance = the ledger's."""
+    jobs = rt.db.all("recent_jobs", user_id=user_id, limit=100_000)
+    if any(j["status"] in ("queued", "running") for j in jobs):
+        return False
+    succeeded = sum(j["status"] == "succeeded" for j in jobs)
+    return rt.credits.ledger_balance(user_id) == rt.credits.balance(user_id) == granted - succeeded
+
+
+def main() -> int:
+    """The row: N held requests on one gateway process (HELD_N, default 1000)."""
+    import io
+
+    import requests
+    from PIL import Image
+
+    from gateway.admin import create_user_with_key
+    from tools.bench.api import Stack
+    from tools.bench.common import say
+    from tools.stack.processes import BlobServer, free_port, start_gateway, wait_http_ok
+
+    n = int(os.environ.get("HELD_N", "1000"))
+    window = float(os.environ.get("HELD_WINDOW", "20"))
+    raise_fd_limit(n * 2 + 256)
+    images = BlobServer()
+    buf = io.BytesIO()
+    Image.new("RGB", (128, 128), (200, 30, 30)).save(buf, "JPEG")
+    good = images.add("held.jpg", buf.getvalue())
+    stack = Stack()
+    try:
+        stack.start(images.port)
+        # A gateway of its own: ONE process, its admission limit raised above N for the row.
+        port = free_port()
+        gateway = start_gateway({**stack.env, "GUNICORN_WORKERS": "1",
+                                 "GATEWAY_MAX_INFLIGHT": str(n + 10),
+                                 "QUEUE_MAX_DEPTH": str(n + 100),
+                                 "RATE_LIMIT_PER_MINUTE": "0",
+                                 "REQUEST_TIMEOUT_SECONDS": "3600"},
+                                port, stack.services.log_dir)
+        stack.apps.append(gateway)
+        url = f"http://127.0.0.1:{port}"
+        wait_http_ok(f"{url}/readyz", 60, gateway.proc)
+        from shared.runtime import Runtime
+
+        rt = Runtime(stack.settings)
+        user = create_user_with_key(rt, f"held-{time.time_ns()}@example.com", n)
+        token = requests.post(f"{url}/api/token", json={"key": user["api_key"]},
+                              timeout=10).json()["access_token"]
+        queue = stack.settings.worker_queue
+        control = rt.celery.control
+        assert control.cancel_consumer(queue, reply=True, timeout=10)
+        before = snapshot(gateway.proc.pid, stack.services.redis_port)
+
+        async def run() -> tuple[list, int, dict, float]:
+            t0 = time.monotonic()
+            calls = [asyncio.create_task(post_json(port, "/api/v1/image/remove-background",
+                                                   {"input_image": good}, token, 3600))
+                     for _ in range(n)]
+            await asyncio.to_thread(wait_until, lambda: rt.redis.llen(queue) >= n, window)
+            reached, took = rt.redis.llen(queue), time.monotonic() - t0
+            held = snapshot(gateway.proc.pid, stack.services.redis_port)
+            assert control.add_consumer(queue, reply=True, timeout=10)
+            return await asyncio.gather(*calls), reached, held, took
+
+        answers, reached, held, took = asyncio.run(run())
+        statuses: dict[Any, int] = {}
+        for status, _ in answers:
+            statuses[status] = statuses.get(status, 0) + 1
+        balanced = books_balance(rt, user["user_id"], n)
+        per_request = (held["rss_kb"] - before["rss_kb"]) * 1024 / max(reached, 1)
+        row = {"row": "requests held by one gateway", "n": n, "reached_queue": reached,
+               "within_s": round(took, 1), "rss_before_kb": before["rss_kb"],
+               "rss_held_kb": held["rss_kb"], "rss_per_request_bytes": round(per_request),
+               "redis_connections": held["redis_connections"], "answers": statuses,
+               "books_balance": balanced}
+        say(json.dumps(row))
+        (Path(".bench") / "held.json").parent.mkdir(exist_ok=True)
+        (Path(".bench") / "held.json").write_text(json.dumps(row, indent=2))
+        rt.close()
+        return 0 if statuses.get(200) == n and reached == n and balanced else 1
+    finally:
+        images.close()
+        stack.stop()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
