@@ -52,10 +52,12 @@ errorlog = "-"
 # (method, path without query string, status, duration, request id; never headers).
 logconfig_dict = gunicorn_logconfig("INFO")
 
-# Recycle each worker process after ~10k requests (jittered so they don't all restart at
-# once) to bound slow memory growth in long-lived processes.
-max_requests = 10000
-max_requests_jitter = 1000
+# Recycle each worker process after ~200k requests (jittered so they don't all restart at
+# once) to bound slow memory growth in long-lived processes. Not fewer: a process holds
+# thousands of requests, and a recycle gives each only graceful_timeout to finish; at a few
+# hundred requests a second, 10k would recycle every half minute.
+max_requests = 200000
+max_requests_jitter = 20000
 
 # The worker heartbeat file lives in memory: on an overlay or read-only root filesystem a
 # disk-backed temp file can stall or fail, and the arbiter would then kill healthy workers.

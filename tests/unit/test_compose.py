@@ -448,7 +448,7 @@ def test_gunicorn_timeout_exceeds_request_timeout(monkeypatch: pytest.MonkeyPatc
     # More connections than admitted requests: past the limit a client gets a 503, not silence.
     assert conf["worker_connections"] == 3000
     assert (conf["graceful_timeout"], conf["keepalive"]) == (30, 5)
-    assert (conf["max_requests"], conf["max_requests_jitter"]) == (10000, 1000)
+    assert (conf["max_requests"], conf["max_requests_jitter"]) == (200000, 20000)
     assert conf["accesslog"] == conf["errorlog"] == "-"
 
     monkeypatch.delenv("REQUEST_TIMEOUT_SECONDS")
