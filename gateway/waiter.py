@@ -101,8 +101,8 @@ class Waiter:
                     while not self._stopped.is_set():
                         message = pubsub.get_message(timeout=POLL_SECONDS)
                         if message and message.get("type") == "message":
-                            self._deliver(json.loads(message["data"]))
-            except (redis_lib.RedisError, OSError, ValueError) as exc:
+                            self._deliver_raw(message["data"])
+            except (redis_lib.RedisError, OSError) as exc:
                 log.warning("job results subscription lost: %s; reconnecting", type(exc).__name__)
             finally:
                 self.subscribed.clear()
@@ -120,7 +120,16 @@ class Waiter:
                 pipe.lindex(done_key(job_id), 0)
             for raw in pipe.execute():
                 if raw:
-                    self._deliver(json.loads(raw))
+                    self._deliver_raw(raw)
+
+    def _deliver_raw(self, raw: bytes) -> None:
+        try:
+            result = json.loads(raw)
+        except ValueError:
+            log.warning("malformed job result ignored")  # never from our worker
+            return
+        if isinstance(result, dict):
+            self._deliver(result)
 
     def _deliver(self, result: dict[str, Any]) -> None:
         with self._lock:
