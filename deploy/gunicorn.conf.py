@@ -26,7 +26,9 @@ workers = _int("GUNICORN_WORKERS", 2)
 # worker segments the image, and a waiting request must cost almost nothing. It sleeps on an
 # Event fed by the process's one results subscription (gateway/waiter.py): no thread, no Redis
 # connection of its own, a few KB. The class adds deadlines for slow clients (408).
-worker_class = "gateway.serving.DeadlineGeventWorker"
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gateway.serving.DeadlineGeventWorker")
+# Only for GUNICORN_WORKER_CLASS=gthread (the bench compares it): each request a thread.
+threads = _int("GUNICORN_THREADS", 64)
 # Connections one process accepts: above GATEWAY_MAX_INFLIGHT (requests it admits; past that
 # it answers 503 at once), so a refusal is an answer, not a connection left in the backlog.
 worker_connections = _int("GUNICORN_WORKER_CONNECTIONS",

@@ -27,6 +27,13 @@ import redis as redis_lib
 
 from shared.tasks import DONE_CHANNEL, done_key
 
+try:  # gevent's patched poll waits on its hub; the original answers at once for timeout 0
+    from gevent.monkey import get_original
+
+    _poll = get_original("select", "poll")
+except ImportError:  # pragma: no cover - gevent is a gateway dependency
+    _poll = select.poll
+
 log = logging.getLogger("gateway.waiter")
 # How long one read of the subscription blocks: the loop's pace when nothing arrives.
 POLL_SECONDS = 1.0
@@ -148,7 +155,12 @@ def client_gone(environ: dict[str, Any]) -> bool:
     if sock is None:
         return False
     try:
-        readable, _, _ = select.select([sock], [], [], 0)
-        return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
-    except (OSError, ValueError):
+        # poll, not select: a process holding thousands of connections has descriptors past
+        # select's 1024. A zero-timeout poll never blocks, so the unpatched one will do.
+        poller = _poll()
+        poller.register(sock.fileno(), select.POLLIN)
+        if not poller.poll(0):
+            return False
+        return sock.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
         return True  # closed or reset under us

@@ -107,6 +107,58 @@ def books_balance(rt: Any, user_id: int, granted: int) -> bool:
     return rt.credits.ledger_balance(user_id) == rt.credits.balance(user_id) == granted - succeeded
 
 
+def low_load_p50(url: str, token: str, image_url: str, count: int) -> float:
+    """Median seconds of `count` remove-background requests sent one after another."""
+    import statistics
+
+    import requests
+
+    session = requests.Session()
+    took = []
+    for _ in range(count):
+        t0 = time.perf_counter()
+        resp = session.post(f"{url}/api/v1/image/remove-background",
+                            json={"input_image": image_url},
+                            headers={"Authorization": f"Bearer {token}"}, timeout=120)
+        took.append(time.perf_counter() - t0)
+        assert resp.status_code == 200, resp.text
+    return statistics.median(took)
+
+
+def compare_worker_classes(stack: Any, rt: Any, image_url: str, rounds: int,
+                           count: int) -> dict[str, Any]:
+    """Low-load p50 through a gevent gateway and a gthread one, alternating, same stack."""
+    import requests
+
+    from gateway.admin import create_user_with_key
+    from tools.stack.processes import free_port, start_gateway, wait_http_ok
+
+    classes = {"gevent": {}, "gthread": {"GUNICORN_WORKER_CLASS": "gthread",
+                                         "GUNICORN_THREADS": "64"}}
+    gateways = {}
+    for name, env in classes.items():
+        port = free_port()
+        managed = start_gateway({**stack.env, "GUNICORN_WORKERS": "1", **env}, port,
+                                stack.services.log_dir)
+        stack.apps.append(managed)
+        url = f"http://127.0.0.1:{port}"
+        wait_http_ok(f"{url}/readyz", 60, managed.proc)
+        gateways[name] = url
+    user = create_user_with_key(rt, f"p50-{time.time_ns()}@example.com", 10 * rounds * count)
+    token = requests.post(f"{gateways['gevent']}/api/token", json={"key": user["api_key"]},
+                          timeout=10).json()["access_token"]
+    for url in gateways.values():
+        low_load_p50(url, token, image_url, 3)  # warm both
+    p50s: dict[str, list[float]] = {name: [] for name in classes}
+    for _ in range(rounds):
+        for name, url in gateways.items():
+            p50s[name].append(low_load_p50(url, token, image_url, count))
+    best = {name: min(values) for name, values in p50s.items()}
+    return {"row": "low-load p50, gevent vs gthread (1 client, alternating)",
+            "p50_ms": {n: [round(v * 1000, 1) for v in vs] for n, vs in p50s.items()},
+            "ratio_gevent_over_gthread": round(best["gevent"] / best["gthread"], 3)}
+
+
 def main() -> int:
     """The row: N held requests on one gateway process (HELD_N, default 1000)."""
     import io
@@ -143,6 +195,10 @@ def main() -> int:
         from shared.runtime import Runtime
 
         rt = Runtime(stack.settings)
+        if os.environ.get("HELD_COMPARE", "1") != "0":
+            row = compare_worker_classes(stack, rt, good, int(os.environ.get("HELD_ROUNDS", "3")),
+                                         int(os.environ.get("HELD_P50_COUNT", "20")))
+            say(json.dumps(row))
         user = create_user_with_key(rt, f"held-{time.time_ns()}@example.com", n)
         token = requests.post(f"{url}/api/token", json={"key": user["api_key"]},
                               timeout=10).json()["access_token"]
