@@ -10,6 +10,7 @@ A client that hangs up mid-wait leaves no waiter behind.
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 import time
 
@@ -20,6 +21,7 @@ from tests.reliability.conftest import PrivateStack
 from tests.reliability.test_faults import assert_books_balance, small_jpeg
 from tests.stack import make_user
 from tools.bench.held import post_json, raise_fd_limit, snapshot, wait_until
+from tools.stack.processes import free_port, start_gateway, wait_http_ok
 
 # Sized for a 2-core test machine: over three times the old 128, answered in about a minute.
 CLIENTS = 450
@@ -122,3 +124,44 @@ def test_client_that_hangs_up_mid_wait_leaves_no_waiter(held_stack, images):
     # The job still runs once the consumer is back, and is charged once (like a 504).
     assert wait_until(lambda: stack.rt.credits.balance(u["user_id"]) == 0, 60)
     assert_books_balance(stack.rt, u["user_id"], 1)
+
+
+@pytest.mark.timeout(300)
+def test_graceful_shutdown_lets_waiting_requests_finish(held_stack, images):
+    """SIGTERM (a rolling deploy): held requests still get their answers within the grace."""
+    stack = held_stack
+    port = free_port()
+    gw = start_gateway({**stack.env, "GUNICORN_WORKERS": "1"}, port, stack.services.log_dir)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http_ok(f"{url}/readyz", 60, gw.proc)
+        good = images.add("graceful.jpg", small_jpeg(9))
+        u = make_user(stack.rt, credits=20)
+        token = requests.post(f"{url}/api/token", json={"key": u["api_key"]},
+                              timeout=10).json()["access_token"]
+        consumer(stack, on=False)
+        resumed = False
+
+        async def scenario() -> list:
+            nonlocal resumed
+            calls = [asyncio.create_task(post_json(port, PATH, {"input_image": good}, token,
+                                                   timeout=120)) for _ in range(20)]
+            queue = stack.settings.worker_queue
+            assert await asyncio.to_thread(
+                wait_until, lambda: stack.rt.redis.llen(queue) >= 20, 60)
+            gw.proc.send_signal(signal.SIGTERM)  # stop accepting; finish what is held
+            await asyncio.sleep(1)
+            consumer(stack, on=True)
+            resumed = True
+            return await asyncio.gather(*calls)
+
+        try:
+            answers = asyncio.run(scenario())
+        finally:
+            if not resumed:
+                consumer(stack, on=True)
+        assert [status for status, _ in answers] == [200] * 20, answers
+        assert gw.proc.wait(60) == 0  # it exited on its own, within the grace period
+        assert_books_balance(stack.rt, u["user_id"], 20)
+    finally:
+        gw.stop()
