@@ -58,6 +58,7 @@ POD_KINDS = {"Deployment", "StatefulSet", "Job", "DaemonSet"}
 EVALUATION_SECRET_KEYS = {"POSTGRES_PASSWORD", "REDIS_PASSWORD"}
 # Environment variables the app reads outside shared/config.Settings.
 EXTRA_APP_ENV = {"GUNICORN_BIND", "GUNICORN_WORKERS", "GUNICORN_WORKER_CONNECTIONS",
+                 "GUNICORN_WORKER_CLASS", "GUNICORN_THREADS",
                  "WORKER_CONCURRENCY", "WORKER_MAX_TASKS_PER_CHILD"}
 SETTINGS_ENV = {name.upper() for name in Settings.__dataclass_fields__}
 
