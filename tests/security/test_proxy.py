@@ -3,7 +3,7 @@
 Only the upstream address, the listen port, the temp paths and (to keep the test short) the
 two client timeouts are rewritten; everything else is the file compose.yaml and the
 Kubernetes pod mount. Slow clients are held by nginx, the gateway sees none of them; bodies
-over the limit and clients silent past the deadline are refused in the API's JSON envelope.
+over the limit are refused in the API's JSON envelope, clients silent past the deadline cut.
 """
 
 from __future__ import annotations
@@ -26,10 +26,6 @@ from tools.stack.processes import REPO, free_port, wait_for_port
 
 CONF = REPO / "deploy" / "nginx" / "nginx.conf"
 TEST_TIMEOUT = 2  # seconds, in place of the shipped 10 s
-
-
-def test_kubernetes_copy_is_the_same_file() -> None:
-    assert (REPO / "deploy" / "k8s" / "nginx.conf").read_text() == CONF.read_text()
 
 
 def test_shipped_limits_match_the_gateway() -> None:
@@ -122,15 +118,17 @@ def test_slow_bodies_are_held_by_nginx_not_the_gateway(proxy: str, gateway_url: 
             sock.close()
 
 
-def test_silent_body_is_cut_with_408(proxy: str) -> None:
+def test_silent_body_is_cut_at_the_deadline(proxy: str, gateway_url: str) -> None:
+    """nginx drops a body that stops arriving (it logs 408 and closes: no answer is sent)."""
     port = int(proxy.rsplit(":", 1)[1])
     sock = _raw(port, b"POST /api/v1/image/remove-background HTTP/1.1\r\nHost: x\r\n"
                       b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
     sock.settimeout(TEST_TIMEOUT * 10)
     started = time.monotonic()
+    assert _inflight(gateway_url) == 0
     answer = sock.recv(65536)
     took = time.monotonic() - started
     sock.close()
-    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
-    assert b'"code": "request_timeout"' in answer
+    assert answer == b"", answer[:200]  # closed, and the gateway never saw the request
     assert took >= TEST_TIMEOUT - 0.1
+    assert took < TEST_TIMEOUT * 5

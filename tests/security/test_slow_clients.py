@@ -39,7 +39,7 @@ def slow_gateway(stack_env, services):
                        port, services.log_dir)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_http_ok(f"{url}/readyz", 60, gw.proc)
+        wait_http_ok(f"{url}/healthz", 60, gw.proc)  # no worker needed: nothing is queued
         yield url, port
     finally:
         gw.stop()
