@@ -27,6 +27,7 @@ BODY_GRACE = 2.0
 BODY_MIN_RATE = 1000  # bytes/s; the tricklers send 2
 TRICKLE_EVERY = 0.5
 PATH = "/api/v1/image/remove-background"
+TOKEN_PATH = "/api/token"
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +53,10 @@ async def _trickle(port: int, kind: str) -> tuple[str, float]:
     if kind == "headers":
         head = f"POST {PATH} HTTP/1.1\r\nHost: x\r\nX-Slow: ".encode()
     else:
-        head = (f"POST {PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                "Content-Length: 100000\r\n\r\n").encode()
+        # /api/token reads its body before any credential exists: the body deadline must hold
+        # for anonymous clients too (under MAX_REQUEST_BYTES, so it is not a 413 at once).
+        head = (f"POST {TOKEN_PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                "\r\nContent-Length: 10000\r\n\r\n").encode()
     writer.write(head)
     answer = b""
     try:
