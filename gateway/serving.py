@@ -47,14 +47,19 @@ class DeadlineBody:
         self._rate = min_rate
         self._piece = max(1024, int(min_rate))
         self._received = 0
+        self._cut = False
 
     def _timed(self, method: str, size: int) -> bytes:
         due = self._start + self._grace + (self._received + size) / self._rate
         try:
+            if self._cut:
+                raise gevent.Timeout  # a later read of a body already cut: fail the same way
             with gevent.Timeout(max(due - time.monotonic(), 0.001)):
                 data = getattr(self._body, method)(size)
         except gevent.Timeout:
-            count_cut("body")
+            if not self._cut:
+                self._cut = True
+                count_cut("body")  # once per request, however often it is read after
             err = RequestTimeout("The request body arrived too slowly.")
             err.headers = {"Connection": "close"}
             raise err from None

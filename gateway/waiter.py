@@ -38,6 +38,7 @@ log = logging.getLogger("gateway.waiter")
 # How long one read of the subscription blocks: the loop's pace when nothing arrives.
 POLL_SECONDS = 1.0
 RECONNECT_SECONDS = 0.5
+MAX_RECONNECT_SECONDS = 5.0
 
 
 @dataclass(eq=False)
@@ -95,6 +96,7 @@ class Waiter:
                 self._thread.start()
 
     def _run(self) -> None:
+        pause = RECONNECT_SECONDS
         while not self._stopped.is_set():
             client = redis_lib.Redis.from_url(
                 self.redis_url, socket_connect_timeout=3, socket_timeout=POLL_SECONDS + 10,
@@ -104,17 +106,22 @@ class Waiter:
                     pubsub.subscribe(DONE_CHANNEL)
                     pubsub.get_message(timeout=POLL_SECONDS)  # the subscribe confirmation
                     self.subscribed.set()
+                    pause = RECONNECT_SECONDS
                     self._reconcile(client)
                     while not self._stopped.is_set():
                         message = pubsub.get_message(timeout=POLL_SECONDS)
                         if message and message.get("type") == "message":
                             self._deliver_raw(message["data"])
             except (redis_lib.RedisError, OSError) as exc:
-                log.warning("job results subscription lost: %s; reconnecting", type(exc).__name__)
+                # Loud once, then quiet while Redis stays away (retried with a growing pause).
+                level = logging.WARNING if pause == RECONNECT_SECONDS else logging.DEBUG
+                log.log(level, "job results subscription lost: %s; reconnecting",
+                        type(exc).__name__)
             finally:
                 self.subscribed.clear()
                 client.close()
-            time.sleep(RECONNECT_SECONDS)
+            self._stopped.wait(pause)
+            pause = min(pause * 2, MAX_RECONNECT_SECONDS)
 
     def _reconcile(self, client: redis_lib.Redis) -> None:
         """Deliver results that were pushed while nobody listened (each job's list keeps it)."""
