@@ -19,7 +19,6 @@ import logging
 import select
 import socket
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
