@@ -48,8 +48,8 @@ def slow_gateway(stack_env, services):
 
 async def _trickle(port: int, kind: str) -> tuple[str, float]:
     """One slow client; (what it got back, seconds until the gateway cut it)."""
+    started = time.monotonic()  # before the connection: the gateway's clock starts later
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    started = time.monotonic()
     if kind == "headers":
         head = f"POST {PATH} HTTP/1.1\r\nHost: x\r\nX-Slow: ".encode()
     else:
