@@ -3,7 +3,7 @@
 PY := .venv/bin/python
 export U2NET_HOME ?= $(CURDIR)/.models
 
-.PHONY: setup models run stop test lint fmt migrate bench quality backup restore screenshots gpu-check
+.PHONY: setup models run stop test lint fmt migrate bench bench-held quality backup restore screenshots gpu-check
 
 setup:
 	@bash tools/setup.sh test
@@ -50,6 +50,11 @@ restore: setup
 
 bench: setup
 	@QUICK=$(QUICK) $(PY) -m tools.bench
+	@HELD_N=$(or $(HELD_N),1000) $(PY) -m tools.bench.held
+
+# Only the row "requests held by one gateway" (HELD_N concurrent requests, up to 5,000).
+bench-held: setup
+	@HELD_N=$(or $(HELD_N),1000) $(PY) -m tools.bench.held
 
 # Cut-out quality on ground truth (DATA=dir of sets with images/ + gt/; default ../shared/quality).
 quality: setup

@@ -22,11 +22,19 @@ bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")  # noqa: S104 - container
 
 # A few processes for CPU work (JSON, JWT, uploads) and isolation if one dies...
 workers = _int("GUNICORN_WORKERS", 2)
-# ...and many threads in each: a request is held open while a Celery worker segments the
-# image, so most threads just block on Redis. A blocked thread costs little memory and no CPU,
-# so gthread with a large pool gives high concurrency without an async framework.
-worker_class = "gthread"
+# ...each serving its connections as gevent greenlets: a request is held open while a Celery
+# worker segments the image, and a waiting request must cost almost nothing. It sleeps on an
+# Event fed by the process's one results subscription (gateway/waiter.py): no thread, no Redis
+# connection of its own, a few KB. The class adds deadlines for slow clients (408).
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gateway.serving.DeadlineGeventWorker")
+# Only for GUNICORN_WORKER_CLASS=gthread (the bench compares it): each request a thread.
 threads = _int("GUNICORN_THREADS", 64)
+# Connections one process accepts: above GATEWAY_MAX_INFLIGHT (requests it admits; past that
+# it answers 503 at once), so a refusal is an answer, not a connection left in the backlog.
+worker_connections = _int("GUNICORN_WORKER_CONNECTIONS",
+                          _int("GATEWAY_MAX_INFLIGHT", 2500) + 500)
+# The kernel's queue of connections not yet accepted (gunicorn's default is 2048).
+backlog = _int("GUNICORN_BACKLOG", 4096)
 
 # The gateway waits up to REQUEST_TIMEOUT_SECONDS for a result. Gunicorn's timeout (after which
 # the arbiter kills a silent worker) must exceed that by a margin, or a slow but legitimate
@@ -35,7 +43,8 @@ timeout = int(float(os.environ.get("REQUEST_TIMEOUT_SECONDS", "60"))) + 30
 # On SIGTERM (rolling deploy, `docker stop`) in-flight requests get this long to finish;
 # keep the container's stop grace period above it.
 graceful_timeout = 30
-# Short keep-alive: a load balancer in front reuses connections; idle ones free their thread.
+# Short keep-alive: a load balancer in front reuses connections; an idle one is closed after
+# this. Must stay above 0: the gevent worker bounds a kept-alive request's headers by it.
 keepalive = 5
 
 # Logs to stdout/stderr for the container runtime to collect.
@@ -45,10 +54,12 @@ errorlog = "-"
 # (method, path without query string, status, duration, request id; never headers).
 logconfig_dict = gunicorn_logconfig("INFO")
 
-# Recycle each worker process after ~10k requests (jittered so they don't all restart at
-# once) to bound slow memory growth in long-lived processes.
-max_requests = 10000
-max_requests_jitter = 1000
+# Recycle each worker process after ~200k requests (jittered so they don't all restart at
+# once) to bound slow memory growth in long-lived processes. Not fewer: a process holds
+# thousands of requests, and a recycle gives each only graceful_timeout to finish; at a few
+# hundred requests a second, 10k would recycle every half minute.
+max_requests = 200000
+max_requests_jitter = 20000
 
 # The worker heartbeat file lives in memory: on an overlay or read-only root filesystem a
 # disk-backed temp file can stall or fail, and the arbiter would then kill healthy workers.
@@ -76,9 +87,9 @@ def child_exit(server: Any, worker: Any) -> None:
     multiprocess.mark_process_dead(worker.pid)
 
 
-# Log context (request id, user, job) is bound by the app per request, in the request's thread;
-# it is cleared here, after gunicorn wrote the access line, so that line carries it too and the
-# thread's next request starts clean.
+# Log context (request id, user, job) is bound by the app per request, in the request's
+# greenlet; it is cleared here, after gunicorn wrote the access line, so that line carries it
+# too and the next request starts clean.
 def pre_request(worker: Any, req: Any) -> None:
     from shared import logs
 

@@ -34,7 +34,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.json = _JSONProvider(app)
     app.json.sort_keys = False  # keep the seed's field order: success, message, data, ...
-    app.extensions["bgr"] = Runtime(settings)
+    app.extensions["bgr"] = Runtime(settings, role="gateway")
 
     jwt = JWTManager(app)
     # Imported here, not at the top: the blueprints import prometheus_client (through
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from gateway import (
         admin,
         admin_api,
+        admission,
         api,
         auth,
         health,
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(web.bp)  # /docs, /playground, /account and their files
     app.cli.add_command(admin.admin_cli)
     observability.init_app(app)  # /metrics; times, counts and log ids of every request
+    admission.init_app(app, settings)  # 503 overloaded past GATEWAY_MAX_INFLIGHT
     ratelimit.init_app(app)
     _bound_streamed_bodies(app, settings)
     _register_error_handlers(app)

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Response, current_app, has_request_context, jsonify, request
 
+from gateway.waiter import Waiter
 from shared.errors import ApiError
 from shared.runtime import Runtime
 
@@ -37,6 +38,15 @@ _REMOVEBG_ERRORS: dict[str, tuple[int, str, str]] = {
 def runtime() -> Runtime:
     """The current app's connections (built by gateway.app.create_app)."""
     return current_app.extensions["bgr"]
+
+
+def waiter() -> Waiter:
+    """This process's waiter for job results (gateway/waiter.py), made on first use."""
+    app = current_app
+    found = app.extensions.get("bgr_waiter")
+    if found is None:
+        found = app.extensions.setdefault("bgr_waiter", Waiter(runtime().settings.redis_url))
+    return found
 
 
 def removebg_status(err: type[ApiError]) -> int:

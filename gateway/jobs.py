@@ -17,12 +17,13 @@ from typing import Any
 import redis as redis_lib
 from flask import request, url_for
 
-from gateway.context import runtime
+from gateway.context import runtime, waiter
 from gateway.forms import Upload
 from gateway.guards import current_limits
 from gateway.routing import pick_queue
 from gateway.schemas import MAX_IDEMPOTENCY_KEY
 from gateway.services import concurrency
+from gateway.waiter import Slot, client_gone
 from shared.config import Settings
 from shared.errors import (
     ApiError,
@@ -57,9 +58,8 @@ JOB_ERRORS: tuple[type[ApiError], ...] = (
     ApiError, Overloaded, DependencyDown, StorageError, ProcessingTimeout, ConcurrencyLimited)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-# Longest single BLPOP: below the Redis client's socket read timeout (redis-py 8 defaults
-# to 5 s), or a wait longer than that fails as a socket timeout and answers 504 too early.
-AWAIT_SLICE_SECONDS = 2.0
+# How often a waiting request looks whether its client hung up (then it stops waiting).
+CLIENT_CHECK_SECONDS = 1.0
 
 
 @dataclass
@@ -120,12 +120,17 @@ def _submit(user_id: int, key_id: int | None, params: dict[str, Any],
         user_id, key_id, params, rt.settings.job_deadline_seconds, idem_key,
         request_hash(params, uploads) if idem_key else None)
     job_id = str(job_uuid)
-    if replayed:
-        # A retry of a request we already took: answer with the first job, charge nothing.
-        result = _await_recorded(job_uuid, rt.settings.request_timeout_seconds)
-    else:
-        _enqueue(rt, job_id, params, uploads, queue)
-        result = _await(job_id, rt.settings.request_timeout_seconds)
+    # Registered before the task is sent: its result cannot arrive before anyone listens.
+    slot = waiter().register(job_id)
+    try:
+        if replayed:
+            # A retry of a request we already took: answer with the first job, charge nothing.
+            result = _await_recorded(slot, job_uuid, rt.settings.request_timeout_seconds)
+        else:
+            _enqueue(rt, job_id, params, uploads, queue)
+            result = _await(slot, rt.settings.request_timeout_seconds)
+    finally:
+        waiter().unregister(slot)
     if result is None:
         raise timeout_error(job_id)
     if result.get("status") != "succeeded":
@@ -150,7 +155,10 @@ def _enqueue(rt: Runtime, job_id: str, params: dict[str, Any], uploads: list[Upl
             "job_id": job_id, **params, "options": options,
             "input_key": input_key(job_id) if any(u.role == "image" for u in uploads) else None}
         try:
-            rt.celery.send_task(REMOVE_BACKGROUND, args=[payload], task_id=job_id, queue=queue)
+            # ignore_result: the result travels on done_key / DONE_CHANNEL; Celery's backend
+            # would otherwise subscribe to every task's own channel on this process's behalf.
+            rt.celery.send_task(REMOVE_BACKGROUND, args=[payload], task_id=job_id, queue=queue,
+                                ignore_result=True)
         except Exception as exc:  # kombu raises many types; whichever, nothing was queued
             raise DependencyDown("The job queue is unavailable; retry later.") from exc
     except ApiError as err:
@@ -170,8 +178,12 @@ def timeout_error(job_id: str) -> ProcessingTimeout:
     return err
 
 
-def _await_recorded(job_id: uuid.UUID, timeout: float) -> dict[str, Any] | None:
-    """A replayed job's outcome from PostgreSQL (its result list belongs to the first request)."""
+def _await_recorded(slot: Slot, job_id: uuid.UUID, timeout: float) -> dict[str, Any] | None:
+    """A replayed job's outcome: the first request's result message, or PostgreSQL's row.
+
+    The row is read at a slowing pace (the first request may have taken the message before
+    this one registered); between reads the request sleeps on its slot like any other.
+    """
     rt = runtime()
     deadline = time.monotonic() + max(timeout, 0.01)
     delay = 0.05
@@ -182,24 +194,34 @@ def _await_recorded(job_id: uuid.UUID, timeout: float) -> dict[str, Any] | None:
         if job is not None and job["status"] == "failed":
             return {"job_id": str(job_id), "status": "failed",
                     "error": {"code": job["error_code"], "message": job["error_message"]}}
-        if time.monotonic() + delay > deadline:
+        left = deadline - time.monotonic()
+        if left <= 0 or client_gone(request.environ):
             return None
-        time.sleep(delay)
-        delay = min(delay * 2, 0.5)
+        if slot.event.wait(min(delay, left)):
+            return slot.result
+        delay = min(delay * 2, 2.0)
 
 
-def _await(job_id: str, timeout: float) -> dict[str, Any] | None:
-    """The worker's result for job_id, or None when timeout passes first."""
+def _await(slot: Slot, timeout: float) -> dict[str, Any] | None:
+    """The worker's result for the slot's job, or None when timeout passes (or the client left).
+
+    The wait is on the process's waiter (gateway/waiter.py): no thread, no Redis connection.
+    """
     rt = runtime()
     deadline = time.monotonic() + max(timeout, 0.01)
-    while True:
+    while not slot.event.is_set():
         left = deadline - time.monotonic()
-        if left <= 0:
-            return None
-        try:
-            popped = rt.redis.blpop([done_key(job_id)],
-                                    timeout=max(min(left, AWAIT_SLICE_SECONDS), 0.01))
-        except redis_lib.RedisError:
-            return None  # Redis went away mid-wait: the job endpoint still tells the outcome
-        if popped:
-            return json.loads(popped[1])
+        if left <= 0 or client_gone(request.environ):
+            break
+        slot.event.wait(min(left, CLIENT_CHECK_SECONDS))
+    key = done_key(slot.job_id)
+    try:
+        if slot.result is None:
+            # Last look at the job's list, in case the one message was missed.
+            raw = rt.redis.lindex(key, 0)
+            slot.result = json.loads(raw) if raw else None
+        if slot.result is not None:
+            rt.redis.delete(key)  # taken: the list is only kept for a waiter that missed it
+    except redis_lib.RedisError:
+        pass  # Redis went away: the job endpoint still tells the outcome
+    return slot.result

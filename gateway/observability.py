@@ -29,7 +29,7 @@ routes = Routes("metrics", __name__, tag="meta")
 bp = routes.bp
 
 # Requests that hold their thread while a worker segments the image.
-WAITING_ENDPOINTS = frozenset({"api.remove_background"})
+WAITING_ENDPOINTS = frozenset({"api.remove_background", "removebg.removebg"})
 # Anything else is one label value: a client must not be able to mint new time series.
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED_ROUTE = "<unmatched>"

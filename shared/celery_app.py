@@ -26,13 +26,16 @@ def make_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         task_soft_time_limit=settings.task_soft_time_limit,
         task_time_limit=settings.task_time_limit,
-        # Results travel on our own per-job Redis list (shared.tasks.done_key) that many gateway
-        # threads can wait on safely; the Celery result backend keeps them for inspection only.
+        # Results travel on our own per-job Redis list and channel (shared.tasks.publish_result);
+        # the gateway sends with ignore_result, so Celery's backend stores none of them.
         result_expires=3600,
         task_ignore_result=False,
         # Unacked messages come back after this; it must exceed the hard time limit.
         broker_transport_options={"visibility_timeout": settings.task_time_limit + 60},
         broker_connection_retry_on_startup=True,
+        # Connections one process keeps for sending tasks: the gateway's greenlets queue for
+        # them (a send takes a millisecond), so a few are enough and Redis' count stays bounded.
+        broker_pool_limit=settings.celery_broker_pool_limit,
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
         task_send_sent_event=False,

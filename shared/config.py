@@ -44,6 +44,11 @@ class Settings:
     database_url: str = "postgresql://bgr@127.0.0.1:5432/bgr"
     redis_url: str = "redis://127.0.0.1:6379/0"
     db_pool_max: int = 20
+    # Redis connections one process's pool may open (the gateway's requests borrow one per
+    # command; a waiting request holds none). The process adds its results subscription and
+    # Celery's producer pool (CELERY_BROKER_POOL_LIMIT) to this.
+    redis_pool_max: int = 4
+    celery_broker_pool_limit: int = 2
 
     # S3 / MinIO
     s3_endpoint: str = "127.0.0.1:9000"
@@ -68,6 +73,14 @@ class Settings:
     route_queues: str = ""
     queue_max_depth: int = 1000
     job_deadline_seconds: int = 600
+    # Gateway admission: requests one process holds at once; past it 503 overloaded at once.
+    # Sizing: docs/deployment.md (GPU images/s x seconds each, split over the processes).
+    gateway_max_inflight: int = 2500
+    # Gateway: slow clients (gateway/serving.py): the first request's headers within this...
+    header_timeout_seconds: float = 10.0
+    # ...and the body at BODY_MIN_BYTES_PER_SECOND after a BODY_TIMEOUT_SECONDS start; 408.
+    body_timeout_seconds: float = 10.0
+    body_min_bytes_per_second: int = 16384
     reaper_interval_seconds: float = 30.0
     max_request_bytes: int = 16384
     # Requests per user per minute on the v1 endpoints (Redis fixed window); 0 disables.
@@ -184,6 +197,14 @@ class Settings:
             raise ConfigError("PNG_COMPRESS_LEVEL must be 0..9")
         if self.png_zlib_strategy not in ("default", "filtered", "huffman", "rle", "fixed"):
             raise ConfigError("PNG_ZLIB_STRATEGY must be default, filtered, huffman, rle or fixed")
+        if self.gateway_max_inflight < 1:
+            raise ConfigError("GATEWAY_MAX_INFLIGHT must be 1 or more")
+        if min(self.header_timeout_seconds, self.body_timeout_seconds,
+               self.body_min_bytes_per_second) <= 0:
+            raise ConfigError("HEADER_TIMEOUT_SECONDS, BODY_TIMEOUT_SECONDS and "
+                              "BODY_MIN_BYTES_PER_SECOND must be positive")
+        if self.redis_pool_max < 1 or self.celery_broker_pool_limit < 1:
+            raise ConfigError("REDIS_POOL_MAX and CELERY_BROKER_POOL_LIMIT must be 1 or more")
         if self.rate_limit_per_minute < 0:
             raise ConfigError("RATE_LIMIT_PER_MINUTE must be 0 (off) or positive")
         if self.max_concurrent_per_user < 0:

@@ -222,6 +222,14 @@ class InputRefused(ApiError):
     code = "input_url_forbidden"
 
 
+class RequestTimeout(ApiError):
+    """The request did not arrive in time."""
+
+    # A client too slow with its headers or body (gateway/serving.py).
+    status = 408
+    code = "request_timeout"
+
+
 class Overloaded(ApiError):
     """The service is overloaded; retry later."""
 

@@ -47,6 +47,22 @@ REQUESTS_WAITING = Gauge(
     "bgremove_requests_waiting",
     "Remove-background requests in flight: nearly all of that time is the wait for a worker.",
     multiprocess_mode="livesum")
+# Admission (gateway/admission.py): requests held now, and the limit past which it refuses.
+REQUESTS_INFLIGHT = Gauge(
+    "bgremove_requests_inflight", "Requests a gateway process holds now (admitted, unanswered).",
+    multiprocess_mode="livesum")
+INFLIGHT_LIMIT = Gauge(
+    "bgremove_requests_inflight_limit",
+    "Requests the gateway holds at most (GATEWAY_MAX_INFLIGHT per process, summed).",
+    multiprocess_mode="livesum")
+QUEUE_MAX_DEPTH = Gauge(
+    "bgremove_queue_max_depth", "QUEUE_MAX_DEPTH: past it a queue takes no new job (503).",
+    multiprocess_mode="livemax")
+ADMISSION_REFUSED = Counter(
+    "bgremove_admission_refused", "Requests answered 503 overloaded at the gateway's limit.")
+SLOW_CLIENTS = Counter(
+    "bgremove_slow_clients", "Connections cut with 408: headers or body slower than allowed.",
+    ["phase"])
 CREDIT_OPERATIONS = Counter(
     "bgremove_credit_operations",
     "Credit operations: reserve and replay (gateway), commit and refund (workers, gateway).",

@@ -17,8 +17,10 @@ from shared.storage import Storage
 class Runtime:
     """Lazily opened clients: nothing connects until first used."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, role: str = "") -> None:
         self.settings = settings
+        # Named in Redis' CLIENT LIST ("bgr-gateway"), so an operator can count a role's links.
+        self.client_name = f"bgr-{role}" if role else None
 
     @cached_property
     def db(self) -> Database:
@@ -26,12 +28,15 @@ class Runtime:
 
     @cached_property
     def redis(self) -> redis_lib.Redis:
-        # A hung Redis fails a command after 10 s instead of holding a thread forever; the
-        # gateway's wait for a result BLPOPs in slices well under that (gateway/api.py).
-        return redis_lib.Redis.from_url(
-            self.settings.redis_url, socket_connect_timeout=3, socket_timeout=10,
-            health_check_interval=30,
-            retry_on_timeout=False, max_connections=None)
+        # A hung Redis fails a command after 10 s instead of holding a request forever.
+        # Bounded: under gevent thousands of requests share REDIS_POOL_MAX connections, each
+        # borrowed for one command (a request waits for a free one, up to the same 10 s); no
+        # request holds one while it waits for its job (gateway/waiter.py).
+        pool = redis_lib.BlockingConnectionPool.from_url(
+            self.settings.redis_url, max_connections=self.settings.redis_pool_max, timeout=10,
+            socket_connect_timeout=3, socket_timeout=10, health_check_interval=30,
+            client_name=self.client_name)
+        return redis_lib.Redis(connection_pool=pool)
 
     @cached_property
     def credits(self) -> Credits:

@@ -48,16 +48,25 @@ def done_key(job_id: str) -> str:
     return f"bgr:done:{job_id}"
 
 
+# Every result is also published here: each gateway process subscribes once (gateway/waiter.py)
+# and wakes the requests waiting on that job, so a waiting request holds no connection.
+DONE_CHANNEL = "bgr:done"
 DONE_TTL_SECONDS = 3600
 HEARTBEAT_PREFIX = "bgr:worker:"
 HEARTBEAT_TTL_SECONDS = 15
 
 
 def publish_result(redis: redis_lib.Redis, result: JobResult) -> None:
-    """Push a finished job's result for a gateway thread blocked on it (kept an hour)."""
+    """Keep a finished job's result on its list (an hour) and publish it to waiting gateways.
+
+    The list comes first (one transaction): a gateway that was not subscribed when the message
+    went out reads the list when it subscribes again.
+    """
     key = done_key(result["job_id"])
+    body = json.dumps(result)
     pipe = redis.pipeline()
     pipe.delete(key)
-    pipe.rpush(key, json.dumps(result))
+    pipe.rpush(key, body)
     pipe.expire(key, DONE_TTL_SECONDS)
+    pipe.publish(DONE_CHANNEL, body)
     pipe.execute()

@@ -63,7 +63,6 @@ def stack_env(services: Services) -> dict[str, str]:
         "INPUT_READ_TIMEOUT": "5",
         "REQUEST_TIMEOUT_SECONDS": "60",
         "GUNICORN_WORKERS": "1",
-        "GUNICORN_THREADS": "16",
         "WORKER_METRICS_PORT": "0",  # no fixed port: tests may run beside anything
     }
 

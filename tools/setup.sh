@@ -33,6 +33,8 @@ if [ "$PURPOSE" = test ]; then
   # Headless Chromium and its driver (tests/web drive it with Playwright, which cannot
   # download a browser of its own here).
   command -v chromium >/dev/null 2>&1 || need+=(chromium chromium-driver)
+  # nginx: tests/security/test_proxy.py runs the shipped proxy config in front of the gateway.
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 fi
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   need+=(postgresql)

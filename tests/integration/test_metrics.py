@@ -355,7 +355,7 @@ def test_gunicorn_workers_share_one_count(stack_env, services) -> None:
     """Two gunicorn workers each answer some requests; every scrape, whichever worker answers
     it, counts all of them (without multiprocess mode each would count only its own)."""
     port = free_port()
-    managed = start_gateway({**stack_env, "GUNICORN_WORKERS": "2", "GUNICORN_THREADS": "4"},
+    managed = start_gateway({**stack_env, "GUNICORN_WORKERS": "2"},
                             port, services.log_dir)
     url = f"http://127.0.0.1:{port}"
     log_file = services.log_dir / "gateway.log"

@@ -22,8 +22,8 @@ def loaded_stack():
     stack = PrivateStack(REQUEST_TIMEOUT_SECONDS=str(REQUEST_TIMEOUT), QUEUE_MAX_DEPTH="20",
                          RATE_LIMIT_PER_MINUTE="0").start()
     try:
-        # 2 x 110 threads: every client's request holds a gateway thread while it waits.
-        stack.url = stack.start_gateway(GUNICORN_WORKERS="2", GUNICORN_THREADS="110")
+        # 2 gevent processes: every client's request waits as a greenlet.
+        stack.url = stack.start_gateway(GUNICORN_WORKERS="2")
         yield stack
     finally:
         stack.stop()

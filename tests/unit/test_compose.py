@@ -102,7 +102,8 @@ def test_gpu_worker_only_with_gpu_profile(compose_bin: Path, tmp_path: Path) -> 
 
 
 def test_all_services_present(config: dict) -> None:
-    expected = {"gateway", "worker-cpu", "worker-gpu", "redis", "postgres", "minio", "migrate"}
+    expected = {"gateway", "proxy", "worker-cpu", "worker-gpu", "redis", "postgres", "minio",
+                "migrate"}
     assert expected <= set(config["services"])
 
 
@@ -204,9 +205,16 @@ def test_named_volumes_for_postgres_and_minio(config: dict) -> None:
     assert not config["services"]["redis"].get("volumes")
 
 
-def test_gateway_port_published(config: dict) -> None:
-    ports = config["services"]["gateway"]["ports"]
-    assert any(str(p.get("target")) == "8000" and p.get("published") for p in ports), ports
+def test_only_the_buffering_proxy_is_published(config: dict) -> None:
+    """Clients reach gunicorn through nginx (slow clients are held there), never directly."""
+    assert not config["services"]["gateway"].get("ports")
+    proxy = config["services"]["proxy"]
+    assert any(str(p.get("target")) == "8080" and p.get("published") for p in proxy["ports"])
+    mounts = {v["target"]: v["source"] for v in proxy["volumes"]}
+    assert Path(mounts["/etc/nginx/bgremove.conf"]) == ROOT / "deploy" / "nginx" / "nginx.conf"
+    assert proxy["command"][:3] == ["nginx", "-c", "/etc/nginx/bgremove.conf"]
+    assert proxy["depends_on"]["gateway"]["condition"] == "service_healthy"
+    assert proxy.get("read_only") and proxy.get("tmpfs")  # nginx writes under /tmp only
 
 
 # --- (b) an invalid edit fails validation --------------------------------------------------
@@ -429,21 +437,24 @@ def test_dockerignore_keeps_local_state_out() -> None:
 # --- gunicorn settings ------------------------------------------------------------------------
 
 def test_gunicorn_timeout_exceeds_request_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("GUNICORN_BIND", "GUNICORN_WORKERS", "GUNICORN_THREADS"):
+    for var in ("GUNICORN_BIND", "GUNICORN_WORKERS", "GUNICORN_WORKER_CONNECTIONS",
+                "GATEWAY_MAX_INFLIGHT"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("REQUEST_TIMEOUT_SECONDS", "90.5")
     conf = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
     assert conf["timeout"] == 120
     assert conf["bind"] == "0.0.0.0:8000"
-    assert (conf["workers"], conf["worker_class"], conf["threads"]) == (2, "gthread", 64)
+    assert (conf["workers"], conf["worker_class"]) == (2, "gateway.serving.DeadlineGeventWorker")
+    # More connections than admitted requests: past the limit a client gets a 503, not silence.
+    assert conf["worker_connections"] == 3000
     assert (conf["graceful_timeout"], conf["keepalive"]) == (30, 5)
-    assert (conf["max_requests"], conf["max_requests_jitter"]) == (10000, 1000)
+    assert (conf["max_requests"], conf["max_requests_jitter"]) == (200000, 20000)
     assert conf["accesslog"] == conf["errorlog"] == "-"
 
     monkeypatch.delenv("REQUEST_TIMEOUT_SECONDS")
     monkeypatch.setenv("GUNICORN_BIND", "127.0.0.1:9999")
-    monkeypatch.setenv("GUNICORN_THREADS", "8")
+    monkeypatch.setenv("GATEWAY_MAX_INFLIGHT", "100")
     conf = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
     assert conf["timeout"] == 90
     assert conf["bind"] == "127.0.0.1:9999"
-    assert conf["threads"] == 8
+    assert conf["worker_connections"] == 600

@@ -50,13 +50,15 @@ WORKLOAD_IMAGE = {
     ("Job", "migrate"): "bgremove-gateway",
 }
 APP_UID = 10001  # USER in every Dockerfile
+PROXY_CONTAINER = "proxy"  # nginx in the gateway pod (deploy/nginx/nginx.conf)
 EVALUATION_ONLY = {"redis", "postgres", "minio"}
 KEDA_API = "keda.sh/v1alpha1"
 POD_KINDS = {"Deployment", "StatefulSet", "Job", "DaemonSet"}
 # Secret keys that are not application settings: the evaluation services' own passwords.
 EVALUATION_SECRET_KEYS = {"POSTGRES_PASSWORD", "REDIS_PASSWORD"}
 # Environment variables the app reads outside shared/config.Settings.
-EXTRA_APP_ENV = {"GUNICORN_BIND", "GUNICORN_WORKERS", "GUNICORN_THREADS",
+EXTRA_APP_ENV = {"GUNICORN_BIND", "GUNICORN_WORKERS", "GUNICORN_WORKER_CONNECTIONS",
+                 "GUNICORN_WORKER_CLASS", "GUNICORN_THREADS",
                  "WORKER_CONCURRENCY", "WORKER_MAX_TASKS_PER_CHILD"}
 SETTINGS_ENV = {name.upper() for name in Settings.__dataclass_fields__}
 
@@ -98,6 +100,11 @@ def _pod_spec(obj: dict[str, Any]) -> dict[str, Any]:
 def _containers(obj: dict[str, Any]) -> list[dict[str, Any]]:
     spec = _pod_spec(obj)
     return spec.get("initContainers", []) + spec["containers"]
+
+
+def _app_containers(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    """The containers running our images (the gateway pod's nginx `proxy` is not one)."""
+    return [c for c in _containers(obj) if c["name"] != PROXY_CONTAINER]
 
 
 def _workloads(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -499,12 +506,12 @@ def test_workloads_run_the_three_images(objects: list[dict[str, Any]]) -> None:
            if o["metadata"]["name"] not in EVALUATION_ONLY}
     assert set(app) == set(WORKLOAD_IMAGE)
     for key, obj in app.items():
-        for container in _containers(obj):
+        for container in _app_containers(obj):
             repository = container["image"].rsplit(":", 1)[0]
             assert repository in IMAGES, (key, container["image"])
             assert repository == WORKLOAD_IMAGE[key], (key, container["image"])
     for deployment in _of_kind(objects, "Deployment"):
-        for container in _containers(deployment):
+        for container in _app_containers(deployment):
             assert container["image"].rsplit(":", 1)[0] in IMAGES, container["image"]
 
 
@@ -537,7 +544,7 @@ def test_env_references_name_existing_objects(objects: list[dict[str, Any]]) -> 
 def test_app_containers_get_the_shared_settings(objects: list[dict[str, Any]]) -> None:
     for key in WORKLOAD_IMAGE:
         obj = _get(objects, *key)
-        for container in _containers(obj):
+        for container in _app_containers(obj):
             sources = container.get("envFrom", [])
             assert {"configMapRef": {"name": "bgremove-config"}} in sources, key
             assert {"secretRef": {"name": "bgremove-secrets"}} in sources, key
@@ -601,14 +608,14 @@ def test_settings_accept_the_config_and_refuse_the_placeholders(
 
 def test_literal_env_names_are_known(objects: list[dict[str, Any]]) -> None:
     for key in WORKLOAD_IMAGE:
-        for container in _containers(_get(objects, *key)):
+        for container in _app_containers(_get(objects, *key)):
             unknown = set(_env(container)) - SETTINGS_ENV - EXTRA_APP_ENV
             assert not unknown, (key, unknown)
 
 
 def test_gateway_probes_and_service(objects: list[dict[str, Any]]) -> None:
     gateway = _get(objects, "Deployment", "gateway")
-    (container,) = _pod_spec(gateway)["containers"]
+    (container,) = _app_containers(gateway)
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     bind_port = int(_env(container)["GUNICORN_BIND"]["value"].rsplit(":", 1)[1])
     assert ports == {"http": bind_port}
@@ -620,13 +627,32 @@ def test_gateway_probes_and_service(objects: list[dict[str, Any]]) -> None:
     service = _get(objects, "Service", "gateway")
     assert service["spec"]["selector"].items() <= gateway["spec"]["template"]["metadata"][
         "labels"].items()
-    assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"]
+    # Clients enter through the pod's nginx, never gunicorn directly.
+    assert [p["targetPort"] for p in service["spec"]["ports"]] == [PROXY_CONTAINER]
+
+
+def test_gateway_pod_has_the_buffering_proxy(objects: list[dict[str, Any]]) -> None:
+    spec = _pod_spec(_get(objects, "Deployment", "gateway"))
+    (proxy,) = [c for c in spec["containers"] if c["name"] == PROXY_CONTAINER]
+    assert proxy["image"].startswith("nginx:")
+    assert {p["name"]: p["containerPort"] for p in proxy["ports"]} == {"proxy": 8080}
+    assert proxy["command"][:3] == ["nginx", "-c", "/etc/bgremove/nginx.conf"]
+    mounts = {m["mountPath"]: m["name"] for m in proxy["volumeMounts"]}
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    conf_map = volumes[mounts["/etc/bgremove"]]["configMap"]["name"]
+    data = _get(objects, "ConfigMap", conf_map)["data"]
+    # The very file compose mounts and tests/security/test_proxy.py runs.
+    assert data["nginx.conf"] == (ROOT / "deploy" / "nginx" / "nginx.conf").read_text()
+    # Its upstream `gateway:8000` is this pod's gunicorn.
+    assert {"ip": "127.0.0.1", "hostnames": ["gateway"]} in spec["hostAliases"]
+    (app,) = _app_containers(_get(objects, "Deployment", "gateway"))
+    assert _env(app)["GUNICORN_BIND"]["value"].endswith(":8000")
 
 
 def test_gateway_shuts_down_gracefully(objects: list[dict[str, Any]]) -> None:
     gunicorn = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
     spec = _pod_spec(_get(objects, "Deployment", "gateway"))
-    (container,) = spec["containers"]
+    (container,) = _app_containers(_get(objects, "Deployment", "gateway"))
     pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
     assert pre_stop[0] == "sleep"
     needed = gunicorn["graceful_timeout"] + int(pre_stop[1])
@@ -639,7 +665,16 @@ def test_gateway_autoscaling_and_disruption_budget(objects: list[dict[str, Any]]
     assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
                                              "name": "gateway"}
     assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
-    assert [m["resource"]["name"] for m in hpa["spec"]["metrics"]] == ["cpu"]
+    # Requests in flight per pod first (what a gateway holds), CPU as the backstop.
+    metrics = hpa["spec"]["metrics"]
+    assert [m["type"] for m in metrics] == ["Pods", "Resource"]
+    assert metrics[0]["pods"]["metric"]["name"] == "bgremove_requests_inflight"
+    assert metrics[1]["resource"]["name"] == "cpu"
+    (app,) = _app_containers(_get(objects, "Deployment", "gateway"))
+    per_pod = (int(_env(app)["GUNICORN_WORKERS"]["value"])
+               * int(_env(app)["GATEWAY_MAX_INFLIGHT"]["value"]))
+    # Scale out before a pod reaches its admission limit (and answers 503).
+    assert int(metrics[0]["pods"]["target"]["averageValue"]) < per_pod
     pdb = _get(objects, "PodDisruptionBudget", "gateway")
     labels = _get(objects, "Deployment", "gateway")["spec"]["template"]["metadata"]["labels"]
     assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
@@ -814,7 +849,7 @@ def test_kustomize_build_matches_the_files(objects: list[dict[str, Any]]) -> Non
     assert key == Counter((o["kind"], o["metadata"]["name"]) for o in objects)
     for obj in built:
         if obj["kind"] in POD_KINDS and obj["metadata"]["name"] not in EVALUATION_ONLY:
-            for container in _containers(obj):
+            for container in _app_containers(obj):
                 assert container["image"].rsplit(":", 1)[0] in IMAGES, container["image"]
 
 

@@ -51,7 +51,7 @@ class Stack:
             # e.g. OpenVINOExecutionProvider,CPUExecutionProvider (run from a venv with the
             # openvino extra): the API's worker on that provider.
             "ORT_PROVIDERS": os.environ.get("BENCH_ORT_PROVIDERS", "CPUExecutionProvider"),
-            "GUNICORN_WORKERS": "2", "GUNICORN_THREADS": "32",
+            "GUNICORN_WORKERS": "2",
             "QUEUE_MAX_DEPTH": "100000", "WORKER_METRICS_PORT": "0",
             # The same model for the API, the ceiling and the peer; our default refinement.
             "MODEL_NAME": MODEL, "REFINE": os.environ.get("BENCH_REFINE", "guided"),
