@@ -151,7 +151,9 @@ class JsonFormatter(logging.Formatter):
             entry["exc"] = record.exc_text
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
-        return json.dumps(_scrub_value(entry), ensure_ascii=False, default=str)
+        # ASCII only: a client's path may hold U+0085 or U+2028, which line splitters (log
+        # shippers, Python's splitlines) take for line ends; escaped, a line stays one line.
+        return json.dumps(_scrub_value(entry), ensure_ascii=True, default=str)
 
     @staticmethod
     def _message(record: logging.LogRecord) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -143,6 +144,22 @@ def wait_for_heartbeat(rt: Runtime, timeout: float = 30.0) -> None:
     while not any(rt.redis.scan_iter(match=f"{HEARTBEAT_PREFIX}*")):
         assert time.monotonic() < deadline, "no worker heartbeat"
         time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def consumer_paused(rt: Runtime, queue: str) -> Iterator[None]:
+    """The workers consuming `queue` stop taking its jobs (Celery remote control) until the
+    block ends, whatever happens in it. Only those workers: add_consumer sent to every worker
+    would make the others (the security suite's strict worker) consume this queue too."""
+    control = rt.celery.control
+    active = control.inspect(timeout=5).active_queues() or {}
+    nodes = [node for node, queues in active.items() if any(q["name"] == queue for q in queues)]
+    assert nodes, f"no worker consumes {queue}"
+    assert control.cancel_consumer(queue, destination=nodes, reply=True, timeout=10)
+    try:
+        yield
+    finally:
+        assert control.add_consumer(queue, destination=nodes, reply=True, timeout=10)
 
 
 # -- factories --------------------------------------------------------------------------------

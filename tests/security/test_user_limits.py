@@ -11,8 +11,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -29,7 +28,7 @@ from tests.security.util import (
     auth,
     post_remove,
 )
-from tests.stack import get_token, make_admin_token, make_user
+from tests.stack import consumer_paused, get_token, make_admin_token, make_user
 from tools.stack.processes import free_port, start_gateway, wait_http_ok
 
 pytestmark = pytest.mark.timeout(180)
@@ -139,17 +138,6 @@ def test_removebg_api_reports_the_users_own_limit(rt, client, write):
 
 
 # -- requests in flight -------------------------------------------------------------------------
-@contextmanager
-def consumer_paused(rt, queue_name: str) -> Iterator[None]:
-    """The session's worker stops taking jobs from queue_name (Celery remote control), and
-    takes them again afterwards, whatever happens in between."""
-    assert rt.celery.control.cancel_consumer(queue_name, reply=True, timeout=10)
-    try:
-        yield
-    finally:
-        assert rt.celery.control.add_consumer(queue_name, reply=True, timeout=10)
-
-
 def test_third_concurrent_request_is_429_until_one_finishes(rt, settings, client, write,
                                                             images, worker):
     user = make_user(rt, credits=5)

@@ -79,6 +79,16 @@ def test_explicit_extra_wins_and_exceptions_are_one_line(capture) -> None:
     assert "Traceback" in entry["exc"] and "RuntimeError: multi\nline" in entry["exc"]
 
 
+def test_any_text_stays_one_ascii_line(capture) -> None:
+    # A client's path decoded as latin-1 can hold U+0085 (NEL); U+2028 too: splitlines() and
+    # log shippers end a line there, so the record must not carry them raw.
+    logger, stream = capture
+    logger.info("PATCH /admin/v1/users/\u00f1\u0085\u00a3\u2028\u00e9/limits")
+    assert stream.getvalue().isascii()
+    (entry,) = lines(stream)
+    assert entry["message"] == "PATCH /admin/v1/users/\u00f1\u0085\u00a3\u2028\u00e9/limits"
+
+
 def test_bound_restores_and_threads_do_not_share(capture) -> None:
     logs.bind(user_id=1)
     with logs.bound(job_id="j", user_id=2):
