@@ -5,12 +5,15 @@ read at idle, right when the last of each burst reached the queue (peak: the all
 high-water) and a few seconds later after gc.collect() + malloc_trim(0) (settled: what the
 waiting requests keep). MEM_STEPS (default "500,500": two bursts, 500 then 1000 held),
 MEMTRACE_FRAMES (default 0: RSS only, tracemalloc off; e.g. 12 for the allocation tracebacks,
-which cost memory of their own). Reports land in .bench/mem/.
+which cost memory of their own), MEM_UPLOAD_KB (default 0: the image by URL; else a noise PNG
+of about that size sent as input_image_base64), MEMTRACE_KEEP_BODY=1 (skip release_body, as
+before it existed). Reports land in .bench/mem/.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import json
 import os
@@ -59,6 +62,13 @@ def main() -> int:
     buf = io.BytesIO()
     Image.new("RGB", (128, 128), (200, 30, 30)).save(buf, "JPEG")
     good = images.add("held.jpg", buf.getvalue())
+    body: dict[str, Any] = {"input_image": good}
+    upload_kb = int(os.environ.get("MEM_UPLOAD_KB", "0"))
+    if upload_kb:
+        side = int((upload_kb * 1024 / 3) ** 0.5)
+        png = io.BytesIO()
+        Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(png, "PNG")
+        body = {"input_image_base64": base64.b64encode(png.getvalue()).decode()}
     stack = Stack()
     try:
         stack.start(images.port)
@@ -67,7 +77,8 @@ def main() -> int:
                "GATEWAY_MAX_INFLIGHT": str(total + 10), "QUEUE_MAX_DEPTH": str(total + 100),
                "RATE_LIMIT_PER_MINUTE": "0", "REQUEST_TIMEOUT_SECONDS": "3600",
                "MEMTRACE_DIR": str(folder),
-               "MEMTRACE_FRAMES": os.environ.get("MEMTRACE_FRAMES", "0")}
+               "MEMTRACE_FRAMES": os.environ.get("MEMTRACE_FRAMES", "0"),
+               "MEMTRACE_KEEP_BODY": os.environ.get("MEMTRACE_KEEP_BODY", "0")}
         argv = [str(VENV_BIN / "gunicorn"), "-c", str(REPO / "tools/bench/memtrace_conf.py"),
                 "--bind", f"127.0.0.1:{port}", "gateway.wsgi:app"]
         proc = _spawn("gateway-mem", argv, stack.services.log_dir, env=env, cwd=str(REPO))
@@ -96,7 +107,7 @@ def main() -> int:
             held = 0
             for i, step in enumerate(steps):
                 calls += [asyncio.create_task(post_json(
-                    port, "/api/v1/image/remove-background", {"input_image": good}, token,
+                    port, "/api/v1/image/remove-background", body, token,
                     3600)) for _ in range(step)]
                 held += step
                 assert await asyncio.to_thread(

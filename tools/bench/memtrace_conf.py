@@ -23,5 +23,10 @@ def post_worker_init(worker: Any) -> None:
 
     from tools.bench.memprobe import watch
 
+    if os.environ.get("MEMTRACE_KEEP_BODY") == "1":  # the behaviour before release_body
+        import gateway.jobs
+
+        gateway.jobs.release_body = lambda uploads: None
+
     gevent.spawn(watch, Path(os.environ["MEMTRACE_DIR"]), int(os.environ.get("MEMTRACE_FRAMES",
                                                                              "12")))
