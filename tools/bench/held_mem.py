@@ -5,9 +5,10 @@ read at idle, right when the last of each burst reached the queue (peak: the all
 high-water) and a few seconds later after gc.collect() + malloc_trim(0) (settled: what the
 waiting requests keep). MEM_STEPS (default "500,500": two bursts, 500 then 1000 held),
 MEMTRACE_FRAMES (default 0: RSS only, tracemalloc off; e.g. 12 for the allocation tracebacks,
-which cost memory of their own), MEM_UPLOAD_KB (default 0: the image by URL; else a noise PNG
-of about that size sent as input_image_base64), MEMTRACE_KEEP_BODY=1 (skip release_body, as
-before it existed). Reports land in .bench/mem/.
+which cost memory of their own and slow the gateway: on a 2-core machine 300 requests did not
+reach the queue within the 120 s allowed), MEM_UPLOAD_KB (default 0: the image by URL;
+else a noise PNG of about that size sent as input_image_base64), MEMTRACE_KEEP_BODY=1
+(skip release_body, as before it existed). Reports land in .bench/mem/.
 """
 
 from __future__ import annotations
