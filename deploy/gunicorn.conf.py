@@ -25,7 +25,8 @@ workers = _int("GUNICORN_WORKERS", 2)
 # ...each serving its connections as gevent greenlets: a request is held open while a Celery
 # worker segments the image, and a waiting request must cost almost nothing. It sleeps on an
 # Event fed by the process's one results subscription (gateway/waiter.py): no thread, no Redis
-# connection of its own, a few KB. The class adds deadlines for slow clients (408).
+# connection of its own, ~50 KB (docs/benchmarks.md). The class adds deadlines for slow
+# clients (408).
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gateway.serving.DeadlineGeventWorker")
 # Only for GUNICORN_WORKER_CLASS=gthread (the bench compares it): each request a thread.
 threads = _int("GUNICORN_THREADS", 64)

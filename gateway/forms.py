@@ -144,3 +144,23 @@ def _checked(upload: Upload, settings: Settings) -> Upload:
             or (head[4:8] == b"ftyp" and head[8:12] in _BMFF_BRANDS)):
         raise InvalidImage(f"The upload is not an image ({IMAGE_FORMATS_TEXT}).")
     return upload
+
+
+def release_body(uploads: list[Upload]) -> None:
+    """Drop the request's body from memory once its uploads are in S3, before the long wait.
+
+    A held request would otherwise keep, for as long as it waits, the raw body Werkzeug cached,
+    its parsed JSON (a base64 image twice over), the decoded or spooled upload and the parsed
+    form: megabytes per request where a waiting request should cost kilobytes. Nothing reads
+    the body after the job is sent (the answer is built from the parameters and the result).
+    """
+    for upload in uploads:
+        upload.stream.close()  # a BytesIO frees its buffer; a spooled temp file its file
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    req._cached_data = b""
+    req._cached_json = (None, None)
+    for cached in ("form", "files"):  # Werkzeug's cached_property values
+        req.__dict__.pop(cached, None)
+    if isinstance(req.environ.get("wsgi.input"), io.BytesIO):  # a chunked body (gateway/app.py)
+        req.environ["wsgi.input"] = io.BytesIO()
+        req.__dict__.pop("stream", None)

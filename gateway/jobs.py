@@ -18,7 +18,7 @@ import redis as redis_lib
 from flask import request, url_for
 
 from gateway.context import runtime, waiter
-from gateway.forms import Upload
+from gateway.forms import Upload, release_body
 from gateway.guards import current_limits
 from gateway.routing import pick_queue
 from gateway.schemas import MAX_IDEMPOTENCY_KEY
@@ -123,11 +123,14 @@ def _submit(user_id: int, key_id: int | None, params: dict[str, Any],
     # Registered before the task is sent: its result cannot arrive before anyone listens.
     slot = waiter().register(job_id)
     try:
+        if not replayed:
+            _enqueue(rt, job_id, params, uploads, queue)
+        # The uploads are in S3 now (a replay never needed them): the wait holds no body.
+        release_body(uploads)
         if replayed:
             # A retry of a request we already took: answer with the first job, charge nothing.
             result = _await_recorded(slot, job_uuid, rt.settings.request_timeout_seconds)
         else:
-            _enqueue(rt, job_id, params, uploads, queue)
             result = _await(slot, rt.settings.request_timeout_seconds)
     finally:
         waiter().unregister(slot)

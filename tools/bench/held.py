@@ -4,9 +4,9 @@
 a private stack with ONE gateway process, pauses the worker's consumer (Celery remote control
 cancel_consumer), opens N concurrent remove-background requests over raw asyncio sockets,
 reports how many reached the queue within HELD_WINDOW seconds, the gateway process's RSS and
-its Redis connections at that moment, then resumes the consumer and checks that every request
-got its answer and that the books balance. The test suite's reliability test drives the same
-helpers at a smaller N.
+its Redis connections at that moment (its RSS again HELD_SETTLE seconds later, default 5),
+then resumes the consumer and checks that every request got its answer and that the books
+balance. The test suite's reliability test drives the same helpers at a smaller N.
 """
 
 from __future__ import annotations
@@ -215,6 +215,10 @@ def main() -> int:
             await asyncio.to_thread(wait_until, lambda: rt.redis.llen(queue) >= n, window)
             reached, took = rt.redis.llen(queue), time.monotonic() - t0
             held = snapshot(gateway.proc.pid, stack.services.redis_port)
+            # Again once the burst's transients are gone: what the waiting requests keep.
+            await asyncio.sleep(float(os.environ.get("HELD_SETTLE", "5")))
+            held["rss_settled_kb"] = snapshot(gateway.proc.pid,
+                                              stack.services.redis_port)["rss_kb"]
             assert control.add_consumer(queue, reply=True, timeout=10)
             return await asyncio.gather(*calls), reached, held, took
 
@@ -227,6 +231,9 @@ def main() -> int:
         row = {"row": "requests held by one gateway", "n": n, "reached_queue": reached,
                "within_s": round(took, 1), "rss_before_kb": before["rss_kb"],
                "rss_held_kb": held["rss_kb"], "rss_per_request_bytes": round(per_request),
+               "rss_settled_kb": held["rss_settled_kb"],
+               "rss_settled_per_request_bytes": round(
+                   (held["rss_settled_kb"] - before["rss_kb"]) * 1024 / max(reached, 1)),
                "redis_connections": held["redis_connections"], "answers": statuses,
                "books_balance": balanced}
         say(json.dumps(row))
