@@ -675,6 +675,12 @@ def test_gateway_autoscaling_and_disruption_budget(objects: list[dict[str, Any]]
                * int(_env(app)["GATEWAY_MAX_INFLIGHT"]["value"]))
     # Scale out before a pod reaches its admission limit (and answers 503).
     assert int(metrics[0]["pods"]["target"]["averageValue"]) < per_pod
+    # The shipped prometheus-adapter values serve that metric under the HPA's name, per pod.
+    values = yaml.safe_load((ROOT / "deploy" / "prometheus" / "adapter-values.yaml").read_text())
+    (rule,) = values["rules"]["custom"]
+    assert rule["name"]["as"] == metrics[0]["pods"]["metric"]["name"]
+    assert rule["seriesQuery"].startswith("bgremove_requests_inflight{")
+    assert rule["resources"]["overrides"]["pod"] == {"resource": "pod"}
     pdb = _get(objects, "PodDisruptionBudget", "gateway")
     labels = _get(objects, "Deployment", "gateway")["spec"]["template"]["metadata"]["labels"]
     assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
